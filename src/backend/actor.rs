@@ -1,0 +1,219 @@
+//! One host's actor: owns its Docker client and command runner, follows the engine's event
+//! stream, runs commands, and reconnects with backoff when the engine goes away.
+//!
+//! Each command runs as its own task, so a slow stop does not hold up the event stream or the
+//! next command. The actor never blocks its runtime thread; the table follows the event stream,
+//! there is no polling loop. While the engine is unreachable the actor answers every command
+//! with the reason, and the UI keeps the host's last rows (dimmed).
+
+use std::time::{Duration, SystemTime};
+
+use bollard::Docker;
+use futures_util::StreamExt as _;
+use tokio::sync::{mpsc, watch};
+
+use super::{Command, Event, EventSink};
+use crate::docker::{self, DockerError};
+use crate::model::{ContainerId, HostId, HostState};
+use crate::privileged::LocalRunner;
+use crate::shaping::ops;
+
+/// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF_SECS`].
+const FIRST_BACKOFF_SECS: u64 = 1;
+const MAX_BACKOFF_SECS: u64 = 30;
+
+/// What a connected host offers the commands.
+#[derive(Clone)]
+struct Connection {
+    docker: Docker,
+    runner: LocalRunner,
+}
+
+pub(super) struct HostActor {
+    host: HostId,
+    sink: EventSink,
+    commands: mpsc::Receiver<Command>,
+    shutdown: watch::Receiver<bool>,
+    runner: LocalRunner,
+}
+
+impl HostActor {
+    /// The actor of the local engine (DOCKER_HOST, else the default socket).
+    pub(super) fn local(
+        host: HostId,
+        sink: EventSink,
+        commands: mpsc::Receiver<Command>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self { host, sink, commands, shutdown, runner: LocalRunner::for_this_process() }
+    }
+
+    pub(super) async fn run(mut self) {
+        let mut backoff_secs = FIRST_BACKOFF_SECS;
+        loop {
+            self.set_state(HostState::Connecting).await;
+            let outcome = match connect().await {
+                Ok((docker, version)) => {
+                    backoff_secs = FIRST_BACKOFF_SECS;
+                    tracing::info!(host = %self.host, docker_version = %version, "connected");
+                    self.set_state(HostState::Online { docker_version: version }).await;
+                    let conn = Connection { docker, runner: self.runner.clone() };
+                    self.serve(&conn).await
+                }
+                Err(err) => Err(err),
+            };
+            let reason = match outcome {
+                Ok(()) => return,
+                Err(err) => err.to_string(),
+            };
+
+            let wait = Duration::from_secs(backoff_secs);
+            backoff_secs = (backoff_secs * 2).min(MAX_BACKOFF_SECS);
+            tracing::warn!(host = %self.host, reason = %reason, retry_in_secs = wait.as_secs(), "host offline");
+            let retry_at = SystemTime::now() + wait;
+            self.set_state(HostState::Offline { reason: reason.clone(), retry_at }).await;
+            if self.wait_offline(wait, &reason).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Serves commands and engine events until the engine goes away (`Err`) or shutdown (`Ok`).
+    async fn serve(&mut self, conn: &Connection) -> Result<(), DockerError> {
+        // Subscribe before listing, so that no change falls between the list and the stream.
+        let mut events = Box::pin(docker::container_events(&conn.docker));
+        let containers = docker::list(&conn.docker, &self.host, true).await?;
+        self.sink.send(Event::ContainersListed { host: self.host.clone(), containers }).await;
+
+        loop {
+            tokio::select! {
+                changed = self.shutdown.changed() => {
+                    if changed.is_err() || *self.shutdown.borrow() {
+                        return Ok(());
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(command) => self.spawn_command(conn.clone(), command),
+                    None => return Ok(()),
+                },
+                event = events.next() => match event {
+                    Some(Ok(event)) if event.is_noise() => {}
+                    Some(Ok(event)) => self.follow_event(conn, event).await?,
+                    Some(Err(err)) => return Err(err),
+                    None => return Err(DockerError::EventsEnded),
+                },
+            }
+        }
+    }
+
+    /// Updates the one row an engine event touched.
+    async fn follow_event(
+        &self,
+        conn: &Connection,
+        event: docker::ContainerEvent,
+    ) -> Result<(), DockerError> {
+        tracing::trace!(host = %self.host, id = %event.id, action = %event.action, "engine event");
+        if event.is_removal() {
+            let id = ContainerId(event.id);
+            self.sink.send(Event::ContainerRemoved { host: self.host.clone(), id }).await;
+            return Ok(());
+        }
+        match docker::one(&conn.docker, &self.host, &event.id).await? {
+            Some(container) => self.sink.send(Event::ContainerUpdated { container }).await,
+            None => {
+                let id = ContainerId(event.id);
+                self.sink.send(Event::ContainerRemoved { host: self.host.clone(), id }).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_command(&self, conn: Connection, command: Command) {
+        let sink = self.sink.clone();
+        let host = self.host.clone();
+        tokio::spawn(async move {
+            let event = run_command(&conn, command).await;
+            tracing::debug!(host = %host, "command finished");
+            sink.send(event).await;
+        });
+    }
+
+    /// Waits out the backoff, answering commands with the reason the host is offline.
+    async fn wait_offline(&mut self, wait: Duration, reason: &str) -> Result<(), ()> {
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => return Ok(()),
+                changed = self.shutdown.changed() => {
+                    if changed.is_err() || *self.shutdown.borrow() {
+                        return Err(());
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(command) => {
+                        let error = format!("host {} is offline: {reason}", self.host);
+                        self.sink.send(refusal(command, error)).await;
+                    }
+                    None => return Err(()),
+                },
+            }
+        }
+    }
+
+    async fn set_state(&self, state: HostState) {
+        self.sink.send(Event::HostStateChanged { host: self.host.clone(), state }).await;
+    }
+}
+
+async fn connect() -> Result<(Docker, String), DockerError> {
+    let docker = docker::connect_local().await?;
+    let version = docker::engine_version(&docker).await?;
+    Ok((docker, version))
+}
+
+/// Runs one command against a connected host and turns its outcome into the event to show.
+async fn run_command(conn: &Connection, command: Command) -> Event {
+    match command {
+        Command::ChangeLifecycle { key, action } => {
+            let outcome = docker::lifecycle(&conn.docker, &key.id, action)
+                .await
+                .map_err(|e| format!("cannot {} {key}: {e}", action.verb()));
+            Event::LifecycleFinished { key, action, outcome }
+        }
+        Command::InspectContainer { key } => match docker::inspect(&conn.docker, &key).await {
+            Ok(details) => Event::ContainerInspected { details: Box::new(details) },
+            Err(e) => Event::Failed { host: key.host.clone(), error: format!("cannot inspect {key}: {e}") },
+        },
+        Command::ApplyShaping { key, profile, replace_foreign } => {
+            let options = ops::ApplyOptions { replace_foreign, ..Default::default() };
+            shaping_event(key.clone(), ops::apply(&conn.docker, &conn.runner, &key, &profile, &options).await)
+        }
+        Command::ClearShaping { key } => {
+            shaping_event(key.clone(), ops::clear(&conn.docker, &conn.runner, &key).await)
+        }
+        Command::ReadShaping { key } => {
+            shaping_event(key.clone(), ops::read(&conn.docker, &conn.runner, &key).await)
+        }
+    }
+}
+
+fn shaping_event(key: crate::model::ContainerKey, result: Result<ops::ShapingReport, ops::ShapingError>) -> Event {
+    match result {
+        Ok(report) => Event::ShapingReported { key, report },
+        Err(err) => Event::ShapingFailed { key, error: err.to_string() },
+    }
+}
+
+/// The event that answers a command the host cannot run now.
+fn refusal(command: Command, error: String) -> Event {
+    match command {
+        Command::ChangeLifecycle { key, action } => {
+            Event::LifecycleFinished { key, action, outcome: Err(error) }
+        }
+        Command::ApplyShaping { key, .. }
+        | Command::ClearShaping { key }
+        | Command::ReadShaping { key } => Event::ShapingFailed { key, error },
+        Command::InspectContainer { key } => Event::Failed { host: key.host, error },
+    }
+}

@@ -1,0 +1,177 @@
+//! The seam between the window (or the CLI) and the work: commands in, events out.
+//!
+//! The UI sends a [`Command`] with [`Backend::send`], which never blocks: when a host's queue is
+//! full the command is refused and the UI says so (user actions are reported, never dropped in
+//! silence). Each host has one actor task (`actor.rs`) that owns its Docker client and its
+//! command runner, so a slow or dead host only greys out its own branch. Events come back on
+//! one bounded channel; the sender wakes the UI right after each one. Nothing here is shared
+//! with the UI behind a lock.
+
+mod actor;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::docker::Lifecycle;
+use crate::model::{ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState};
+use crate::shaping::ops::ShapingReport;
+use crate::shaping::profile::ShapingProfile;
+
+/// How many commands may wait for one host before new ones are refused.
+const HOST_COMMAND_CAPACITY: usize = 64;
+/// How many events may wait for the UI; senders wait (they are backend tasks) when it is full.
+const EVENT_CAPACITY: usize = 4096;
+/// How long shutdown waits for the actors before leaving them to the runtime's drop.
+const SHUTDOWN_DEADLINE_SECS: u64 = 3;
+
+/// Something the UI or the CLI asks of one host.
+#[derive(Clone, Debug)]
+pub(crate) enum Command {
+    /// Start, stop, restart or remove a container.
+    ChangeLifecycle { key: ContainerKey, action: Lifecycle },
+    /// Read what inspect knows about a container.
+    InspectContainer { key: ContainerKey },
+    /// Replace the container's shaping with `profile`, then read back what the kernel holds.
+    ApplyShaping { key: ContainerKey, profile: ShapingProfile, replace_foreign: bool },
+    /// Remove all shaping of the container.
+    ClearShaping { key: ContainerKey },
+    /// Read back the container's shaping without changing it.
+    ReadShaping { key: ContainerKey },
+}
+
+impl Command {
+    fn host(&self) -> &HostId {
+        match self {
+            Self::ChangeLifecycle { key, .. }
+            | Self::InspectContainer { key }
+            | Self::ApplyShaping { key, .. }
+            | Self::ClearShaping { key }
+            | Self::ReadShaping { key } => &key.host,
+        }
+    }
+}
+
+/// Something that happened on a host, for the UI to show.
+#[derive(Clone, Debug)]
+pub(crate) enum Event {
+    HostStateChanged { host: HostId, state: HostState },
+    /// Every container of the host: replaces what the UI held for it.
+    ContainersListed { host: HostId, containers: Vec<ContainerSummary> },
+    ContainerUpdated { container: ContainerSummary },
+    ContainerRemoved { host: HostId, id: ContainerId },
+    ContainerInspected { details: Box<ContainerDetails> },
+    LifecycleFinished { key: ContainerKey, action: Lifecycle, outcome: Result<(), String> },
+    /// The shaping of a container as the kernel holds it, after an apply, a clear or a read.
+    ShapingReported { key: ContainerKey, report: ShapingReport },
+    ShapingFailed { key: ContainerKey, error: String },
+    /// A failure not tied to one command (inspect of a vanished container, …).
+    Failed { host: HostId, error: String },
+}
+
+/// Wakes the UI after an event was sent.
+pub(crate) type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Sends events to the UI and wakes it.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    tx: mpsc::Sender<Event>,
+    wake: Waker,
+}
+
+impl EventSink {
+    pub(crate) async fn send(&self, event: Event) {
+        // A closed receiver means the UI is gone; the event has no reader left.
+        self.tx.send(event).await.ok();
+        (self.wake)();
+    }
+}
+
+/// Why a command did not reach its host.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum SendError {
+    #[error("no host named {0} in this profile")]
+    UnknownHost(HostId),
+    #[error("host {0} is busy with earlier commands; try again in a moment")]
+    Busy(HostId),
+    #[error("the backend has stopped")]
+    Stopped,
+}
+
+/// The UI's handle on the backend.
+pub(crate) struct Backend {
+    hosts: HashMap<HostId, mpsc::Sender<Command>>,
+    order: Vec<HostId>,
+    shutdown: watch::Sender<bool>,
+    actors: Vec<JoinHandle<()>>,
+    runtime: Handle,
+}
+
+impl Backend {
+    /// Starts one actor per host on `runtime`; events arrive on the returned receiver.
+    pub(crate) fn start(
+        runtime: &Handle,
+        hosts: Vec<HostId>,
+        wake: Waker,
+    ) -> (Self, mpsc::Receiver<Event>) {
+        let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
+        let sink = EventSink { tx: event_tx, wake };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let mut senders = HashMap::new();
+        let mut actors = Vec::new();
+        for host in &hosts {
+            let (tx, rx) = mpsc::channel(HOST_COMMAND_CAPACITY);
+            senders.insert(host.clone(), tx);
+            let actor = actor::HostActor::local(host.clone(), sink.clone(), rx, shutdown_rx.clone());
+            actors.push(runtime.spawn(actor.run()));
+        }
+        let backend =
+            Self { hosts: senders, order: hosts, shutdown, actors, runtime: runtime.clone() };
+        (backend, event_rx)
+    }
+
+    /// The hosts in profile order.
+    pub(crate) fn hosts(&self) -> &[HostId] {
+        &self.order
+    }
+
+    /// Queues a command for its host without waiting.
+    pub(crate) fn send(&self, command: Command) -> Result<(), SendError> {
+        let host = command.host().clone();
+        let tx = self.hosts.get(&host).ok_or_else(|| SendError::UnknownHost(host.clone()))?;
+        tx.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Busy(host),
+            mpsc::error::TrySendError::Closed(_) => SendError::Stopped,
+        })
+    }
+
+    /// Tells every actor to stop and waits for them, at most a few seconds.
+    pub(crate) fn shutdown(&mut self) {
+        self.shutdown.send_replace(true);
+        let actors = std::mem::take(&mut self.actors);
+        let wait_all = async move {
+            for actor in actors {
+                // A panicked actor has nothing left to stop.
+                actor.await.ok();
+            }
+        };
+        let handle = self.runtime.clone();
+        let deadline = Duration::from_secs(SHUTDOWN_DEADLINE_SECS);
+        // Waiting from a runtime thread would stall it: only block from outside the runtime.
+        if Handle::try_current().is_err() {
+            if handle.block_on(tokio::time::timeout(deadline, wait_all)).is_err() {
+                tracing::warn!(deadline_secs = SHUTDOWN_DEADLINE_SECS, "host actors did not stop in time");
+            }
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+    }
+}

@@ -1,0 +1,238 @@
+//! Runs the host commands that shaping needs (`tc`, `ip`, `nsenter`), with privileges.
+//!
+//! As root a command runs directly; as anyone else it runs through `sudo -n`, which never asks
+//! for a password: a sudo that wants one fails at once, and the error says which commands need
+//! a NOPASSWD rule. Commands are argv vectors, never shell strings, and tools are called by
+//! absolute path. This module runs commands and reports their outcome; it does not interpret
+//! what `tc` printed beyond recognising sudo's own refusal.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt as _;
+use tokio::process::Command;
+
+/// How long one privileged command may take before it is abandoned.
+const COMMAND_TIMEOUT_SECS: u64 = 20;
+
+/// The commands a user without root needs a NOPASSWD sudo rule for.
+pub(crate) const SUDO_COMMANDS_HINT: &str = "tc, ip and nsenter";
+
+/// How privileged commands are run on a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Privilege {
+    /// Run directly: the user is root.
+    Root,
+    /// Run through `sudo -n`.
+    Sudo,
+}
+
+impl Privilege {
+    /// Root when this process's effective uid is 0, sudo otherwise.
+    pub(crate) fn of_this_process() -> Self {
+        if effective_uid() == Some(0) { Self::Root } else { Self::Sudo }
+    }
+}
+
+/// The tools shaping uses, by absolute path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ToolPaths {
+    pub(crate) tc: String,
+    pub(crate) ip: String,
+    pub(crate) nsenter: String,
+    pub(crate) sudo: String,
+}
+
+impl ToolPaths {
+    /// Finds the tools on this machine, preferring the merged-usr locations.
+    pub(crate) fn local() -> Self {
+        Self {
+            tc: first_existing(&["/usr/sbin/tc", "/sbin/tc"]),
+            ip: first_existing(&["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]),
+            nsenter: first_existing(&["/usr/bin/nsenter", "/bin/nsenter", "/usr/sbin/nsenter"]),
+            sudo: first_existing(&["/usr/bin/sudo", "/bin/sudo"]),
+        }
+    }
+}
+
+/// What a finished command left behind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CommandOutput {
+    pub(crate) status: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl CommandOutput {
+    pub(crate) fn success(&self) -> bool {
+        self.status == 0
+    }
+}
+
+/// Why a privileged command could not be run at all.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RunError {
+    #[error(
+        "sudo wants a password for `{command}`: allow {SUDO_COMMANDS_HINT} without a password \
+         (a NOPASSWD rule in /etc/sudoers.d) or run Quayside as root"
+    )]
+    SudoNeedsPassword { command: String },
+    #[error("cannot run `{command}`: {source}")]
+    Spawn { command: String, source: std::io::Error },
+    #[error("`{command}` did not finish within {COMMAND_TIMEOUT_SECS} s")]
+    TimedOut { command: String },
+}
+
+/// Runs privileged commands on the machine this process runs on.
+#[derive(Clone, Debug)]
+pub(crate) struct LocalRunner {
+    privilege: Privilege,
+    tools: ToolPaths,
+}
+
+impl LocalRunner {
+    pub(crate) fn new(privilege: Privilege, tools: ToolPaths) -> Self {
+        Self { privilege, tools }
+    }
+
+    /// A runner for this process: root or `sudo -n`, tools found on this machine.
+    pub(crate) fn for_this_process() -> Self {
+        Self::new(Privilege::of_this_process(), ToolPaths::local())
+    }
+
+    pub(crate) fn tools(&self) -> &ToolPaths {
+        &self.tools
+    }
+
+    /// Runs `argv` (its first element an absolute tool path), feeding `stdin` when given.
+    ///
+    /// A non-zero exit is an `Ok` output: the caller reads the tool's words. Only a failure to
+    /// run at all, a timeout or sudo's refusal is an error.
+    pub(crate) async fn run(
+        &self,
+        argv: &[String],
+        stdin: Option<&str>,
+    ) -> Result<CommandOutput, RunError> {
+        let command_text = argv.join(" ");
+        let mut full: Vec<&str> = Vec::with_capacity(argv.len() + 2);
+        if self.privilege == Privilege::Sudo {
+            full.extend([self.tools.sudo.as_str(), "-n"]);
+        }
+        full.extend(argv.iter().map(String::as_str));
+        let Some((program, args)) = full.split_first() else {
+            return Err(RunError::Spawn {
+                command: command_text,
+                source: std::io::Error::other("empty command"),
+            });
+        };
+        tracing::debug!(command = %command_text, privilege = ?self.privilege, "run");
+
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| RunError::Spawn { command: command_text.clone(), source })?;
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes())
+                .await
+                .map_err(|source| RunError::Spawn { command: command_text.clone(), source })?;
+            // Dropping the pipe closes it, so the tool sees the end of its input.
+            drop(pipe);
+        }
+        let waited =
+            tokio::time::timeout(Duration::from_secs(COMMAND_TIMEOUT_SECS), child.wait_with_output())
+                .await;
+        let output = match waited {
+            Ok(result) => {
+                result.map_err(|source| RunError::Spawn { command: command_text.clone(), source })?
+            }
+            Err(_) => return Err(RunError::TimedOut { command: command_text }),
+        };
+        let out = CommandOutput {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        };
+        if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
+            return Err(RunError::SudoNeedsPassword { command: command_text });
+        }
+        Ok(out)
+    }
+}
+
+/// True when sudo itself refused because it would have to ask for a password.
+fn is_sudo_password_refusal(out: &CommandOutput) -> bool {
+    !out.success()
+        && out.stderr.lines().any(|line| {
+            line.starts_with("sudo:")
+                && (line.contains("password is required") || line.contains("a terminal is required"))
+        })
+}
+
+/// The effective uid of this process, read from `/proc/self/status`.
+fn effective_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn first_existing(candidates: &[&str]) -> String {
+    candidates
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .or(candidates.first())
+        .map(|p| (*p).to_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(status: i32, stderr: &str) -> CommandOutput {
+        CommandOutput { status, stdout: String::new(), stderr: stderr.to_owned() }
+    }
+
+    #[test]
+    fn sudo_password_refusal_is_recognised_in_both_wordings() {
+        assert!(is_sudo_password_refusal(&out(1, "sudo: a password is required\n")));
+        assert!(is_sudo_password_refusal(&out(
+            1,
+            "sudo: a terminal is required to read the password; either use the -S option\n"
+        )));
+    }
+
+    #[test]
+    fn tool_errors_are_not_taken_for_sudo_refusals() {
+        assert!(!is_sudo_password_refusal(&out(2, "Error: Specified qdisc kind is unknown.\n")));
+        assert!(!is_sudo_password_refusal(&out(0, "sudo: a password is required\n")));
+    }
+
+    #[test]
+    fn effective_uid_is_read_from_proc() {
+        assert!(effective_uid().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_command_reports_status_stdout_and_stderr_apart() -> Result<(), RunError> {
+        let runner = LocalRunner::new(Privilege::Root, ToolPaths::local());
+        let argv: Vec<String> =
+            ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"].iter().map(|s| s.to_string()).collect();
+        let output = runner.run(&argv, None).await?;
+        assert_eq!(output, CommandOutput { status: 3, stdout: "out\n".into(), stderr: "err\n".into() });
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn stdin_reaches_the_command() -> Result<(), RunError> {
+        let runner = LocalRunner::new(Privilege::Root, ToolPaths::local());
+        let argv: Vec<String> = ["/bin/cat"].iter().map(|s| s.to_string()).collect();
+        let output = runner.run(&argv, Some("qdisc show\n")).await?;
+        assert_eq!(output.stdout, "qdisc show\n");
+        Ok(())
+    }
+}

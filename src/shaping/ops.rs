@@ -1,0 +1,480 @@
+//! Shaping on a real host: find the container's veths, read what the kernel holds, apply a
+//! plan as one tc batch, and read back.
+//!
+//! This is the only shaping module that runs commands; the decisions (what to run, how to read
+//! tc's output) are the pure modules' job. An apply either lands whole or leaves each veth as
+//! it was: when a step fails, what was changed is cleared and the previous shaping is applied
+//! again, and the error says so with tc's own words.
+
+use bollard::Docker;
+use serde::Serialize;
+
+use super::plan::{self, ApplyPlan, ClearPlan, PlanError};
+use super::profile::{DirectionProfile, ShapingProfile};
+use super::validate::ValidationError;
+use super::readback::{self, DeviceText, Observed, ReadbackError, TcSnapshot};
+use super::veth::{self, VethError};
+use crate::docker::{self, DockerError};
+use crate::model::{ContainerDetails, ContainerKey, HostId};
+use crate::privileged::{CommandOutput, LocalRunner, RunError};
+
+/// How an apply may go beyond the plain case.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ApplyOptions {
+    /// Delete a root qdisc Quayside did not create instead of refusing.
+    pub(crate) replace_foreign: bool,
+}
+
+/// One container interface and the host veth that carries its traffic.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct Target {
+    /// The Docker network of the interface, matched by MAC address.
+    pub(crate) network: String,
+    pub(crate) container_if: String,
+    pub(crate) veth: String,
+    pub(crate) veth_ifindex: u32,
+}
+
+/// What one veth holds, in a form for people and for `--json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct InterfaceShaping {
+    #[serde(flatten)]
+    pub(crate) target: Target,
+    /// Our download tree, `None` when there is none.
+    pub(crate) download: Option<DirectionProfile>,
+    /// Our upload tree (on the IFB, with the redirect in place), `None` when there is none.
+    pub(crate) upload: Option<DirectionProfile>,
+    /// A root qdisc on the veth that Quayside did not create, as `kind handle`.
+    pub(crate) foreign_root: Option<String>,
+    pub(crate) notes: Vec<String>,
+}
+
+impl InterfaceShaping {
+    fn new(target: Target, observed: &Observed) -> Self {
+        Self {
+            target,
+            download: observed.download.clone(),
+            upload: observed.effective_upload().cloned(),
+            foreign_root: observed.foreign_root.as_ref().map(|q| format!("{} {}", q.kind, q.handle)),
+            notes: observed.notes.clone(),
+        }
+    }
+
+    /// The profile this veth holds; an absent tree reads as unshaped.
+    pub(crate) fn profile(&self) -> ShapingProfile {
+        ShapingProfile {
+            download: self.download.clone().unwrap_or_default(),
+            upload: self.upload.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// What a shaping command did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Outcome {
+    Applied,
+    Cleared,
+    AlreadyClear,
+    Read,
+}
+
+/// The result of an apply, clear or read: what the kernel holds afterwards, per veth.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct ShapingReport {
+    pub(crate) outcome: Outcome,
+    pub(crate) interfaces: Vec<InterfaceShaping>,
+    /// The commands that ran, as a user would type them.
+    pub(crate) commands: Vec<String>,
+    pub(crate) warnings: Vec<String>,
+}
+
+impl ShapingReport {
+    /// The shaping the container holds, taken from its first interface.
+    pub(crate) fn profile(&self) -> Option<ShapingProfile> {
+        self.interfaces.first().map(InterfaceShaping::profile)
+    }
+
+    /// One short sentence for a message.
+    pub(crate) fn headline(&self) -> String {
+        let held = self.profile().map(|p| p.summary()).unwrap_or_else(|| "no shaping".to_owned());
+        match self.outcome {
+            Outcome::Applied => format!("applied, the kernel holds {held}"),
+            Outcome::Cleared => "shaping cleared".to_owned(),
+            Outcome::AlreadyClear => "already clear, nothing to remove".to_owned(),
+            Outcome::Read => format!("the kernel holds {held}"),
+        }
+    }
+
+    /// The read-back as lines of text, one or more per interface.
+    pub(crate) fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for i in &self.interfaces {
+            let t = &i.target;
+            lines.push(format!("{} ({}) on {}: {}", t.container_if, t.network, t.veth, i.profile().summary()));
+            if let Some(foreign) = &i.foreign_root {
+                lines.push(format!("  root qdisc {foreign} was not created by Quayside"));
+            }
+            lines.extend(i.notes.iter().map(|n| format!("  {n}")));
+        }
+        lines.extend(self.warnings.iter().map(|w| format!("warning: {w}")));
+        lines
+    }
+}
+
+/// Why shaping could not be read or changed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ShapingError {
+    #[error("{name} is not running: a stopped container has no network to shape; start it first")]
+    NotRunning { name: String },
+    #[error("{name} shares the host's network; shaping it would shape the host, so Quayside refuses")]
+    HostNetwork { name: String },
+    #[error("{name} uses the network of another container ({mode}); shape that container instead")]
+    SharedNetwork { name: String, mode: String },
+    #[error("{name} has no network interface besides loopback (network mode {mode})")]
+    NoInterfaces { name: String, mode: String },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Veth(#[from] VethError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Readback(#[from] ReadbackError),
+    #[error("`{command}` failed: {words}")]
+    Tool { command: String, words: String },
+    #[error("tc refused the change on {veth}: {words}{hint}; {restored}")]
+    Refused { veth: String, words: String, hint: String, restored: String },
+}
+
+/// Finds the host veth of each of the container's interfaces.
+pub(crate) async fn discover(
+    docker: &Docker,
+    runner: &LocalRunner,
+    key: &ContainerKey,
+) -> Result<(ContainerDetails, Vec<Target>, String), ShapingError> {
+    let details = docker::inspect(docker, key).await?;
+    let name = details.name.clone();
+    if !details.state.is_running() || details.pid <= 0 {
+        return Err(ShapingError::NotRunning { name });
+    }
+    let mode = details.network_mode.clone();
+    if mode == "host" {
+        return Err(ShapingError::HostNetwork { name });
+    }
+    if mode.starts_with("container:") {
+        return Err(ShapingError::SharedNetwork { name, mode });
+    }
+
+    let tools = runner.tools();
+    let pid = details.pid.to_string();
+    let inside = checked(runner, &[&tools.nsenter, "-t", &pid, "-n", &tools.ip, "-d", "-j", "link", "show"]).await?;
+    let host_links = checked(runner, &[&tools.ip, "-d", "-j", "link", "show"]).await?;
+    let links = veth::match_interfaces(&inside, &host_links)?;
+    if links.is_empty() {
+        return Err(ShapingError::NoInterfaces { name, mode });
+    }
+    let targets = links
+        .into_iter()
+        .map(|link| Target {
+            network: details
+                .networks
+                .iter()
+                .find(|n| n.mac_address.eq_ignore_ascii_case(&link.mac))
+                .map(|n| n.network.clone())
+                .unwrap_or_else(|| "unknown network".to_owned()),
+            container_if: link.container_if,
+            veth: link.host_veth,
+            veth_ifindex: link.peer_ifindex,
+        })
+        .collect();
+    Ok((details, targets, host_links))
+}
+
+/// Reads what the kernel holds for one veth and its IFB.
+async fn observe(
+    runner: &LocalRunner,
+    target: &Target,
+    host_links: &str,
+) -> Result<Observed, ShapingError> {
+    let tc = &runner.tools().tc;
+    let ifb = plan::ifb_name(target.veth_ifindex)?;
+    let veth_qdisc = checked(runner, &[tc, "-s", "-j", "qdisc", "show", "dev", &target.veth]).await?;
+    let veth_class = checked(runner, &[tc, "class", "show", "dev", &target.veth]).await?;
+    let filter = if veth_qdisc.contains("\"ingress\"") || veth_qdisc.contains("\"clsact\"") {
+        Some(checked(runner, &[tc, "-j", "filter", "show", "dev", &target.veth, "parent", "ffff:"]).await?)
+    } else {
+        None
+    };
+    let ifb_texts = if veth::link_exists(host_links, &ifb) {
+        let qdisc = checked(runner, &[tc, "-s", "-j", "qdisc", "show", "dev", &ifb]).await?;
+        let class = checked(runner, &[tc, "class", "show", "dev", &ifb]).await?;
+        Some((qdisc, class))
+    } else {
+        None
+    };
+    let snapshot = TcSnapshot {
+        veth_name: &target.veth,
+        veth: DeviceText { qdisc_json: &veth_qdisc, class_text: &veth_class },
+        ingress_filter_json: filter.as_deref(),
+        ifb_name: &ifb,
+        ifb: ifb_texts.as_ref().map(|(q, c)| DeviceText { qdisc_json: q, class_text: c }),
+    };
+    Ok(readback::read_observed(&snapshot)?)
+}
+
+/// Reads the container's shaping without changing it.
+pub(crate) async fn read(
+    docker: &Docker,
+    runner: &LocalRunner,
+    key: &ContainerKey,
+) -> Result<ShapingReport, ShapingError> {
+    let (_, targets, host_links) = discover(docker, runner, key).await?;
+    let mut interfaces = Vec::new();
+    for target in targets {
+        let observed = observe(runner, &target, &host_links).await?;
+        interfaces.push(InterfaceShaping::new(target, &observed));
+    }
+    Ok(ShapingReport { outcome: Outcome::Read, interfaces, commands: Vec::new(), warnings: Vec::new() })
+}
+
+/// Replaces the container's shaping with `wanted` on every interface, then reads back.
+pub(crate) async fn apply(
+    docker: &Docker,
+    runner: &LocalRunner,
+    key: &ContainerKey,
+    wanted: &ShapingProfile,
+    options: &ApplyOptions,
+) -> Result<ShapingReport, ShapingError> {
+    // Validate before anything touches the host.
+    let warnings: Vec<String> = wanted.validate()?.iter().map(ToString::to_string).collect();
+    let (_, targets, host_links) = discover(docker, runner, key).await?;
+
+    // Every plan is made before any runs, so a refusal on one veth changes none.
+    let mut planned = Vec::new();
+    for target in targets {
+        let observed = observe(runner, &target, &host_links).await?;
+        let plan = plan::plan_apply(&target.veth, target.veth_ifindex, wanted, &observed, options.replace_foreign)?;
+        planned.push((target, observed, plan));
+    }
+
+    let mut commands = Vec::new();
+    for (done, (target, _, plan)) in planned.iter().enumerate() {
+        commands.extend(plan::render_commands(plan));
+        if let Err(failure) = run_plan(runner, plan, false).await {
+            let restored = restore(runner, &key.host, planned.get(..=done).unwrap_or_default()).await;
+            return Err(ShapingError::Refused {
+                veth: target.veth.clone(),
+                hint: hint_for(&failure.words, wanted),
+                words: failure.words,
+                restored,
+            });
+        }
+    }
+
+    let mut interfaces = Vec::new();
+    let host_links = current_host_links(runner).await?;
+    for (target, _, _) in planned {
+        let observed = observe(runner, &target, &host_links).await?;
+        interfaces.push(InterfaceShaping::new(target, &observed));
+    }
+    Ok(ShapingReport { outcome: Outcome::Applied, interfaces, commands, warnings })
+}
+
+/// Removes all of Quayside's shaping from the container; a clean container is already clear.
+pub(crate) async fn clear(
+    docker: &Docker,
+    runner: &LocalRunner,
+    key: &ContainerKey,
+) -> Result<ShapingReport, ShapingError> {
+    let (_, targets, host_links) = discover(docker, runner, key).await?;
+    let mut commands = Vec::new();
+    let mut cleared = Vec::new();
+    for target in targets {
+        let observed = observe(runner, &target, &host_links).await?;
+        if let ClearPlan::Steps(steps) = plan::clear_plan(&target.veth, target.veth_ifindex, &observed)? {
+            commands.extend(plan::render_commands(&steps));
+            if let Err(failure) = run_plan(runner, &steps, true).await {
+                return Err(ShapingError::Tool { command: failure.command, words: failure.words });
+            }
+        }
+        cleared.push(target);
+    }
+
+    let host_links = current_host_links(runner).await?;
+    let mut interfaces = Vec::new();
+    for target in cleared {
+        let observed = observe(runner, &target, &host_links).await?;
+        interfaces.push(InterfaceShaping::new(target, &observed));
+    }
+    let outcome = if commands.is_empty() { Outcome::AlreadyClear } else { Outcome::Cleared };
+    Ok(ShapingReport { outcome, interfaces, commands, warnings: Vec::new() })
+}
+
+/// A failed step: the command and what the tool said.
+struct StepFailure {
+    command: String,
+    words: String,
+}
+
+/// Runs a plan: links first, then the one tc batch, then link cleanup. With `force`, tc goes on
+/// past a failing line (for clearing, where each step stands alone).
+async fn run_plan(runner: &LocalRunner, plan: &ApplyPlan, force: bool) -> Result<(), StepFailure> {
+    let tools = runner.tools();
+    for step in &plan.link_steps {
+        run_step(runner, &tools.ip, step, None).await?;
+    }
+    if !plan.tc_batch.is_empty() {
+        let mut args = vec![];
+        if force {
+            args.push("-force".to_owned());
+        }
+        args.extend(["-batch".to_owned(), "-".to_owned()]);
+        let batch = plan.tc_batch.join("\n") + "\n";
+        run_step(runner, &tools.tc, &args, Some(&batch)).await?;
+    }
+    for step in &plan.cleanup_links {
+        run_step(runner, &tools.ip, step, None).await?;
+    }
+    Ok(())
+}
+
+async fn run_step(
+    runner: &LocalRunner,
+    tool: &str,
+    args: &[String],
+    stdin: Option<&str>,
+) -> Result<(), StepFailure> {
+    let mut argv = vec![tool.to_owned()];
+    argv.extend(args.iter().cloned());
+    let command = argv.join(" ");
+    match runner.run(&argv, stdin).await {
+        Ok(out) if out.success() => Ok(()),
+        Ok(out) => Err(StepFailure { command, words: tool_words(&out) }),
+        Err(err) => Err(StepFailure { command, words: err.to_string() }),
+    }
+}
+
+/// Puts each touched veth back as it was: clears what is there now, then applies the profile
+/// it held before. Returns a sentence saying how that went.
+async fn restore(
+    runner: &LocalRunner,
+    host: &HostId,
+    touched: &[(Target, Observed, ApplyPlan)],
+) -> String {
+    let mut problems = Vec::new();
+    for (target, before, _) in touched {
+        if let Err(err) = restore_one(runner, target, before).await {
+            tracing::error!(host = %host, veth = %target.veth, error = %err, "could not restore shaping");
+            problems.push(format!("{}: {err}", target.veth));
+        }
+    }
+    if problems.is_empty() {
+        "nothing was changed: the previous shaping is in place".to_owned()
+    } else {
+        format!("restoring the previous shaping failed too ({})", problems.join("; "))
+    }
+}
+
+async fn restore_one(runner: &LocalRunner, target: &Target, before: &Observed) -> Result<(), ShapingError> {
+    let host_links = current_host_links(runner).await?;
+    let now = observe(runner, target, &host_links).await?;
+    if let ClearPlan::Steps(steps) = plan::clear_plan(&target.veth, target.veth_ifindex, &now)? {
+        run_plan(runner, &steps, true)
+            .await
+            .map_err(|f| ShapingError::Tool { command: f.command, words: f.words })?;
+    }
+    let previous = ShapingProfile {
+        download: before.download.clone().unwrap_or_default(),
+        upload: before.effective_upload().cloned().unwrap_or_default(),
+    };
+    if previous.is_unshaped() {
+        return Ok(());
+    }
+    let host_links = current_host_links(runner).await?;
+    let clean = observe(runner, target, &host_links).await?;
+    let plan = plan::plan_apply(&target.veth, target.veth_ifindex, &previous, &clean, false)?;
+    run_plan(runner, &plan, false)
+        .await
+        .map_err(|f| ShapingError::Tool { command: f.command, words: f.words })
+}
+
+async fn current_host_links(runner: &LocalRunner) -> Result<String, ShapingError> {
+    let ip = runner.tools().ip.clone();
+    checked(runner, &[&ip, "-d", "-j", "link", "show"]).await
+}
+
+/// Runs a read-only command that must succeed; returns its stdout.
+async fn checked(runner: &LocalRunner, argv: &[&str]) -> Result<String, ShapingError> {
+    let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
+    let out = runner.run(&argv, None).await?;
+    if out.success() {
+        Ok(out.stdout)
+    } else {
+        Err(ShapingError::Tool { command: argv.join(" "), words: tool_words(&out) })
+    }
+}
+
+/// What a failed tool said, on one line.
+fn tool_words(out: &CommandOutput) -> String {
+    let text = if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr };
+    let words: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if words.is_empty() { format!("exit status {}", out.status) } else { words.join(" ") }
+}
+
+/// The fix for a refusal whose cause is known.
+fn hint_for(words: &str, wanted: &ShapingProfile) -> String {
+    let wants_netem = wanted.download.has_impairment() || wanted.upload.has_impairment();
+    if wants_netem && words.contains("Specified qdisc kind is unknown") {
+        " (netem is not available in this host's kernel: load it with `modprobe sch_netem` \
+         or install the kernel's extra modules; rate limits work without it)"
+            .to_owned()
+    } else if words.contains("Operation not permitted") {
+        " (changing qdiscs needs root or CAP_NET_ADMIN on the host)".to_owned()
+    } else {
+        String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out(stderr: &str) -> CommandOutput {
+        CommandOutput { status: 2, stdout: String::new(), stderr: stderr.to_owned() }
+    }
+
+    #[test]
+    fn tool_words_join_the_tools_lines() {
+        let words = tool_words(&out("Error: Specified qdisc kind is unknown.\nCommand failed -:3\n"));
+        assert_eq!(words, "Error: Specified qdisc kind is unknown. Command failed -:3");
+        assert_eq!(tool_words(&out("")), "exit status 2");
+    }
+
+    #[test]
+    fn a_missing_netem_gets_the_modprobe_hint_only_when_netem_was_wanted() {
+        let mut wanted = ShapingProfile::default();
+        wanted.download.delay_ms = 100.0;
+        assert!(hint_for("Error: Specified qdisc kind is unknown.", &wanted).contains("modprobe sch_netem"));
+        let rate_only = ShapingProfile {
+            download: DirectionProfile { rate_kbit: 1000, ..Default::default() },
+            ..Default::default()
+        };
+        assert_eq!(hint_for("Error: Specified qdisc kind is unknown.", &rate_only), "");
+    }
+
+    #[test]
+    fn the_headline_says_already_clear_for_a_clean_clear() {
+        let report = ShapingReport {
+            outcome: Outcome::AlreadyClear,
+            interfaces: Vec::new(),
+            commands: Vec::new(),
+            warnings: Vec::new(),
+        };
+        assert!(report.headline().contains("already clear"));
+    }
+}

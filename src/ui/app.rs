@@ -1,0 +1,244 @@
+//! The Quayside window: the app state, the one place per frame where backend events are taken
+//! in, and the layout of the panels.
+//!
+//! The window never waits: it reads its own state, draws it and sends commands. Everything it
+//! knows of hosts and containers arrives as events; nothing is shared with the backend.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
+
+use eframe::egui;
+use tokio::sync::mpsc;
+
+use super::network_tab::NetworkForms;
+use super::store::ContainerStore;
+use super::toasts::Toasts;
+use super::{details, host_tree, table};
+use crate::backend::{Backend, Command, Event};
+use crate::docker::Lifecycle;
+use crate::model::{ContainerDetails, ContainerKey, HostId, HostState};
+
+/// The most events taken in per frame, so that a burst cannot stall one frame.
+const MAX_EVENTS_PER_FRAME: usize = 10_000;
+
+/// One host as the window shows it.
+pub(crate) struct HostView {
+    pub(crate) id: HostId,
+    pub(crate) state: HostState,
+}
+
+/// Which tab of the property panel is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DetailTab {
+    Details,
+    Network,
+}
+
+/// Everything the window shows and remembers between frames.
+pub struct App {
+    backend: Backend,
+    events: mpsc::Receiver<Event>,
+    pub(crate) hosts: Vec<HostView>,
+    pub(crate) store: ContainerStore,
+    pub(crate) selection: BTreeSet<ContainerKey>,
+    /// The row a shift-click extends a selection from.
+    pub(crate) anchor: Option<ContainerKey>,
+    pub(crate) details: HashMap<ContainerKey, ContainerDetails>,
+    pub(crate) tab: DetailTab,
+    pub(crate) network: NetworkForms,
+    pub(crate) toasts: Toasts,
+    /// Running containers the user asked to remove, waiting for confirmation.
+    pub(crate) confirm_remove: Option<Vec<ContainerKey>>,
+    started: Option<Instant>,
+}
+
+impl App {
+    /// A window over `backend`, taking its events from `events`.
+    pub(crate) fn new(backend: Backend, events: mpsc::Receiver<Event>) -> Self {
+        let hosts = backend
+            .hosts()
+            .iter()
+            .map(|id| HostView { id: id.clone(), state: HostState::Connecting })
+            .collect();
+        Self {
+            backend,
+            events,
+            hosts,
+            store: ContainerStore::default(),
+            selection: BTreeSet::new(),
+            anchor: None,
+            details: HashMap::new(),
+            tab: DetailTab::Details,
+            network: NetworkForms::default(),
+            toasts: Toasts::default(),
+            confirm_remove: None,
+            started: None,
+        }
+    }
+
+    /// Reports the time from `started` to the end of the first frame on stderr.
+    pub(crate) fn report_first_frame_since(&mut self, started: Instant) {
+        self.started = Some(started);
+    }
+
+    /// Sends a command, turning a refusal into a message for the user.
+    pub(crate) fn send(&mut self, command: Command) {
+        if let Err(err) = self.backend.send(command) {
+            tracing::warn!(error = %err, "command refused");
+            self.toasts.error(err.to_string());
+        }
+    }
+
+    pub(crate) fn host_state(&self, host: &HostId) -> Option<&HostState> {
+        self.hosts.iter().find(|h| &h.id == host).map(|h| &h.state)
+    }
+
+    /// Selects exactly `key` and asks for its details.
+    pub(crate) fn select_only(&mut self, key: ContainerKey) {
+        self.selection.clear();
+        self.selection.insert(key.clone());
+        self.anchor = Some(key.clone());
+        self.send(Command::InspectContainer { key });
+    }
+
+    /// The one selected container, if exactly one is selected.
+    pub(crate) fn single_selection(&self) -> Option<&ContainerKey> {
+        if self.selection.len() == 1 { self.selection.iter().next() } else { None }
+    }
+
+    /// Asks for `action` on every selected container; removal of running ones asks first.
+    pub(crate) fn act_on_selection(&mut self, action: Lifecycle) {
+        let keys: Vec<ContainerKey> = self.selection.iter().cloned().collect();
+        if let Lifecycle::Remove { force: false } = action {
+            let running: Vec<ContainerKey> = keys
+                .iter()
+                .filter(|k| self.store.get(k).is_some_and(|row| row.state.is_running()))
+                .cloned()
+                .collect();
+            if !running.is_empty() {
+                self.confirm_remove = Some(keys);
+                return;
+            }
+        }
+        for key in keys {
+            self.send(Command::ChangeLifecycle { key, action });
+        }
+    }
+
+    /// Takes in every waiting backend event.
+    fn drain_events(&mut self) {
+        for _ in 0..MAX_EVENTS_PER_FRAME {
+            match self.events.try_recv() {
+                Ok(event) => self.take_event(event),
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn take_event(&mut self, event: Event) {
+        match event {
+            Event::HostStateChanged { host, state } => {
+                if let HostState::Offline { reason, .. } = &state {
+                    self.toasts.error(format!("Host {host} is offline: {reason}"));
+                }
+                if let Some(view) = self.hosts.iter_mut().find(|h| h.id == host) {
+                    view.state = state;
+                }
+            }
+            Event::ContainersListed { host, containers } => {
+                self.store.replace_host(&host, containers);
+            }
+            Event::ContainerUpdated { container } => {
+                let key = container.key();
+                self.store.upsert(container);
+                if self.selection.contains(&key) {
+                    self.send(Command::InspectContainer { key });
+                }
+            }
+            Event::ContainerRemoved { host, id } => {
+                let key = ContainerKey { host: host.clone(), id: id.clone() };
+                self.store.remove(&host, &id);
+                self.selection.remove(&key);
+                self.details.remove(&key);
+            }
+            Event::ContainerInspected { details } => {
+                self.details.insert(details.key.clone(), *details);
+            }
+            Event::LifecycleFinished { key, action, outcome } => {
+                let name = self.display_name(&key);
+                match outcome {
+                    Ok(()) => self.toasts.info(format!("{name} {}", action.done_word())),
+                    Err(error) => self.toasts.error(error),
+                }
+            }
+            Event::ShapingReported { key, report } => {
+                let name = self.display_name(&key);
+                self.toasts.info(format!("{name}: {}", report.headline()));
+                self.network.reported(&key, report);
+            }
+            Event::ShapingFailed { key, error } => {
+                self.toasts.error(format!("{}: {error}", self.display_name(&key)));
+                self.network.failed(&key, error);
+            }
+            Event::Failed { error, .. } => self.toasts.error(error),
+        }
+    }
+
+    /// `host:name` for messages, or the short id when the row is gone.
+    pub(crate) fn display_name(&self, key: &ContainerKey) -> String {
+        match self.store.get(key) {
+            Some(row) => format!("{}:{}", key.host, row.name),
+            None => key.to_string(),
+        }
+    }
+
+    /// Draws the whole window into `ui`.
+    pub fn root_ui(&mut self, ui: &mut egui::Ui) {
+        self.drain_events();
+
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+        egui::Panel::left("hosts").default_size(220.0).show(ui, |ui| host_tree::hosts_ui(self, ui));
+        egui::Panel::right("properties")
+            .default_size(380.0)
+            .show(ui, |ui| details::properties_ui(self, ui));
+        egui::CentralPanel::default().show(ui, |ui| table::containers_ui(self, ui));
+
+        details::confirm_remove_ui(self, ui.ctx());
+        self.toasts.ui(ui.ctx());
+
+        if let Some(started) = self.started.take() {
+            eprintln!("first frame after {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("Quayside");
+            ui.separator();
+            let mut filter = self.store.filter().to_owned();
+            let edit = egui::TextEdit::singleline(&mut filter)
+                .hint_text("Filter containers")
+                .desired_width(260.0);
+            let response = ui.add(edit).labelled_by(ui.label("Filter").id);
+            if response.changed() {
+                self.store.set_filter(&filter);
+            }
+            ui.label(format!("{} containers", self.store.len()));
+        });
+    }
+
+    /// Stops the backend's actors, waiting a few seconds at most.
+    pub(crate) fn shutdown(&mut self) {
+        self.backend.shutdown();
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.root_ui(ui);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shutdown();
+    }
+}

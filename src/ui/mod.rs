@@ -1,0 +1,11 @@
+//! The window: app state and event intake (`app`), the panels that draw it, and the text
+//! forms they share.
+
+pub(crate) mod app;
+mod details;
+pub(crate) mod format;
+mod host_tree;
+mod network_tab;
+pub(crate) mod store;
+mod table;
+mod toasts;

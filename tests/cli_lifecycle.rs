@@ -1,0 +1,121 @@
+//! The command line against the real Docker engine: listing, lifecycle, and ids that name
+//! nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{TestContainer, docker, quayside, quayside_ok, stderr, unique_name};
+
+fn listed_names(json: &str) -> Vec<(String, String)> {
+    let hosts: serde_json::Value = serde_json::from_str(json).expect("ps --json is JSON");
+    let mut names = Vec::new();
+    for host in hosts.as_array().unwrap() {
+        assert!(host.get("error").is_none(), "host failed: {host}");
+        for c in host["containers"].as_array().unwrap() {
+            names.push((c["name"].as_str().unwrap().to_owned(), c["state"].as_str().unwrap().to_owned()));
+        }
+    }
+    names
+}
+
+#[test]
+fn ps_lists_running_containers_and_all_of_them_with_a() {
+    let running = TestContainer::sleeper("ps-running");
+    let stopped = TestContainer::sleeper("ps-stopped");
+    docker(&["stop", "-t", "0", &stopped.name]);
+
+    let default = listed_names(&quayside_ok(&["ps", "--json"]));
+    assert!(default.contains(&(running.name.clone(), "running".into())));
+    assert!(!default.iter().any(|(n, _)| n == &stopped.name), "ps without -a hides stopped ones");
+
+    let all = listed_names(&quayside_ok(&["ps", "-a", "--json"]));
+    assert!(all.contains(&(running.name.clone(), "running".into())));
+    assert!(all.contains(&(stopped.name.clone(), "exited".into())));
+
+    let table = quayside_ok(&["ps", "-a"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.starts_with("HOST") && header.contains("CONTAINER ID") && header.contains("PORTS"), "{header}");
+    assert!(table.contains(&stopped.name));
+}
+
+#[test]
+fn ps_latest_shows_the_newest_container_of_the_host() {
+    let _older = TestContainer::sleeper("ps-older");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let newer = TestContainer::sleeper("ps-newer");
+    let latest = listed_names(&quayside_ok(&["ps", "-l", "--json"]));
+    // Other tests may create containers at the same time; ours is the newest unless one of
+    // theirs came later, and there is exactly one row per host either way.
+    assert_eq!(latest.len(), 1, "{latest:?}");
+    let (name, _) = &latest[0];
+    let listed_created: i64 = docker(&["inspect", "-f", "{{.Created.Unix}}", name]).parse().unwrap();
+    let ours: i64 = docker(&["inspect", "-f", "{{.Created.Unix}}", &newer.name]).parse().unwrap();
+    assert!(listed_created >= ours, "ps -l shows {name}, older than {}", newer.name);
+}
+
+#[test]
+fn stop_start_restart_and_remove_change_the_engine_state() {
+    let c = TestContainer::sleeper("lifecycle");
+    let id = c.id();
+
+    assert!(quayside_ok(&["stop", "--id", &id]).contains("stopped"));
+    assert_eq!(c.state(), "exited");
+
+    quayside_ok(&["start", "--id", &id]);
+    assert_eq!(c.state(), "running");
+
+    let pid_before = c.pid();
+    quayside_ok(&["restart", "--id", &id]);
+    assert_eq!(c.state(), "running");
+    assert_ne!(c.pid(), pid_before, "a restart runs a new process");
+
+    // A running container is not removed without --force, and the refusal says why.
+    let refused = quayside(&["rm", "--id", &id]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("running"), "{}", stderr(&refused));
+    assert_eq!(c.state(), "running");
+
+    quayside_ok(&["rm", "--id", &id, "--force"]);
+    let gone = std::process::Command::new("docker").args(["inspect", &c.name]).output().unwrap();
+    assert!(!gone.status.success(), "the container is gone");
+}
+
+#[test]
+fn remove_without_force_removes_a_stopped_container() {
+    let c = TestContainer::sleeper("rm-stopped");
+    docker(&["stop", "-t", "0", &c.name]);
+    quayside_ok(&["rm", "--id", &c.id()]);
+    let gone = std::process::Command::new("docker").args(["inspect", &c.name]).output().unwrap();
+    assert!(!gone.status.success());
+}
+
+#[test]
+fn an_id_prefix_addresses_the_container() {
+    let c = TestContainer::sleeper("prefix");
+    let full = c.inspect("{{.Id}}");
+    quayside_ok(&["stop", "--id", &format!("local:{}", &full[..10])]);
+    assert_eq!(c.state(), "exited");
+}
+
+#[test]
+fn an_unknown_name_fails_in_one_line_with_the_nearest_names() {
+    let c = TestContainer::sleeper("nearest");
+    let typo = c.name.replacen("nearest", "nearst", 1);
+    let out = quayside(&["stop", "--id", &format!("local:{typo}")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains("nearest names") && err.contains(&c.name), "{err}");
+}
+
+#[test]
+fn an_unknown_host_and_a_malformed_id_are_refused_with_the_form() {
+    let out = quayside(&["start", "--id", &format!("nohost:{}", unique_name("x"))]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no host named nohost"), "{}", stderr(&out));
+
+    let out = quayside(&["start", "--id", "justaname"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("HOST:NAME"), "{}", stderr(&out));
+}
