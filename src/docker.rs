@@ -40,11 +40,15 @@ pub(crate) enum DockerError {
 impl DockerError {
     fn from_bollard(err: BollardError) -> Self {
         match err {
-            BollardError::DockerResponseServerError { status_code: 404, message } => {
-                Self::NoSuchContainer(message)
-            }
+            BollardError::DockerResponseServerError {
+                status_code: 404,
+                message,
+            } => Self::NoSuchContainer(message),
             BollardError::DockerResponseServerError { message, .. } => Self::Engine(message),
-            other => Self::Unreachable { endpoint: local_endpoint(), detail: other.to_string() },
+            other => Self::Unreachable {
+                endpoint: local_endpoint(),
+                detail: other.to_string(),
+            },
         }
     }
 }
@@ -60,8 +64,10 @@ pub(crate) fn local_endpoint() -> String {
 /// Connects to the local engine (DOCKER_HOST, else the default socket) and agrees on an API
 /// version both sides speak.
 pub(crate) async fn connect_local() -> Result<Docker, DockerError> {
-    let unreachable =
-        |e: BollardError| DockerError::Unreachable { endpoint: local_endpoint(), detail: e.to_string() };
+    let unreachable = |e: BollardError| DockerError::Unreachable {
+        endpoint: local_endpoint(),
+        detail: e.to_string(),
+    };
     let docker = Docker::connect_with_local_defaults()
         .map_err(unreachable)?
         .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
@@ -100,9 +106,19 @@ async fn list_filtered(
     all: bool,
     filters: Option<HashMap<String, Vec<String>>>,
 ) -> Result<Vec<ContainerSummary>, DockerError> {
-    let options = ListContainersOptions { all, filters, ..Default::default() };
-    let rows = docker.list_containers(Some(options)).await.map_err(DockerError::from_bollard)?;
-    Ok(rows.into_iter().map(|row| summary_from_engine(host, row)).collect())
+    let options = ListContainersOptions {
+        all,
+        filters,
+        ..Default::default()
+    };
+    let rows = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(DockerError::from_bollard)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| summary_from_engine(host, row))
+        .collect())
 }
 
 /// What inspect knows about one container.
@@ -156,11 +172,26 @@ pub(crate) async fn lifecycle(
 ) -> Result<(), DockerError> {
     let id = id.0.as_str();
     let result = match action {
-        Lifecycle::Start => docker.start_container(id, None::<StartContainerOptions>).await,
-        Lifecycle::Stop => docker.stop_container(id, None::<StopContainerOptions>).await,
-        Lifecycle::Restart => docker.restart_container(id, None::<RestartContainerOptions>).await,
+        Lifecycle::Start => {
+            docker
+                .start_container(id, None::<StartContainerOptions>)
+                .await
+        }
+        Lifecycle::Stop => {
+            docker
+                .stop_container(id, None::<StopContainerOptions>)
+                .await
+        }
+        Lifecycle::Restart => {
+            docker
+                .restart_container(id, None::<RestartContainerOptions>)
+                .await
+        }
         Lifecycle::Remove { force } => {
-            let options = RemoveContainerOptions { force, ..Default::default() };
+            let options = RemoveContainerOptions {
+                force,
+                ..Default::default()
+            };
             docker.remove_container(id, Some(options)).await
         }
     };
@@ -183,7 +214,19 @@ impl ContainerEvent {
     /// True for actions that leave the table's row unchanged (exec, attach, top, …).
     pub(crate) fn is_noise(&self) -> bool {
         let a = self.action.as_str();
-        a.starts_with("exec_") || matches!(a, "attach" | "detach" | "top" | "resize" | "export" | "commit" | "copy" | "archive-path" | "extract-to-dir")
+        a.starts_with("exec_")
+            || matches!(
+                a,
+                "attach"
+                    | "detach"
+                    | "top"
+                    | "resize"
+                    | "export"
+                    | "commit"
+                    | "copy"
+                    | "archive-path"
+                    | "extract-to-dir"
+            )
     }
 }
 
@@ -192,7 +235,10 @@ pub(crate) fn container_events(
     docker: &Docker,
 ) -> impl Stream<Item = Result<ContainerEvent, DockerError>> + use<> {
     let filters = HashMap::from([("type".to_owned(), vec!["container".to_owned()])]);
-    let options = EventsOptions { filters: Some(filters), ..Default::default() };
+    let options = EventsOptions {
+        filters: Some(filters),
+        ..Default::default()
+    };
     docker.events(Some(options)).map(|item| {
         let message = item.map_err(DockerError::from_bollard)?;
         let id = message.actor.and_then(|a| a.id).unwrap_or_default();
@@ -209,7 +255,10 @@ fn summary_from_engine(host: &HostId, row: EngineSummary) -> ContainerSummary {
         .next()
         .map(|n| n.trim_start_matches('/').to_owned())
         .unwrap_or_default();
-    let state = row.state.map(|s| RunState::from_engine(&s.to_string())).unwrap_or(RunState::Unknown);
+    let state = row
+        .state
+        .map(|s| RunState::from_engine(s.as_ref()))
+        .unwrap_or(RunState::Unknown);
     ContainerSummary {
         host: host.clone(),
         id: ContainerId(row.id.unwrap_or_default()),
@@ -227,7 +276,10 @@ pub(crate) fn format_ports(ports: &[PortSummary]) -> String {
     let mut parts: Vec<(u16, String)> = ports
         .iter()
         .map(|p| {
-            let proto = p.typ.map(|t| t.to_string()).unwrap_or_else(|| "tcp".to_owned());
+            let proto = p
+                .typ
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "tcp".to_owned());
             let text = match p.public_port {
                 Some(public) => {
                     let ip = p.ip.as_deref().unwrap_or("0.0.0.0");
@@ -240,14 +292,18 @@ pub(crate) fn format_ports(ports: &[PortSummary]) -> String {
         .collect();
     parts.sort();
     parts.dedup();
-    parts.into_iter().map(|(_, t)| t).collect::<Vec<_>>().join(", ")
+    parts
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn details_from_engine(host: &HostId, r: ContainerInspectResponse) -> ContainerDetails {
     let state = r.state.as_ref();
     let run_state = state
         .and_then(|s| s.status)
-        .map(|s| RunState::from_engine(&s.to_string()))
+        .map(|s| RunState::from_engine(s.as_ref()))
         .unwrap_or(RunState::Unknown);
     let config = r.config.as_ref();
     let host_config = r.host_config.as_ref();
@@ -292,8 +348,11 @@ fn details_from_engine(host: &HostId, r: ContainerInspectResponse) -> ContainerD
         .unwrap_or_default();
     ports.sort();
 
-    let mut labels: Vec<(String, String)> =
-        config.and_then(|c| c.labels.clone()).unwrap_or_default().into_iter().collect();
+    let mut labels: Vec<(String, String)> = config
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     labels.sort();
 
     let mounts = r
@@ -309,8 +368,15 @@ fn details_from_engine(host: &HostId, r: ContainerInspectResponse) -> ContainerD
         .collect();
 
     ContainerDetails {
-        key: ContainerKey { host: host.clone(), id: ContainerId(r.id.unwrap_or_default()) },
-        name: r.name.unwrap_or_default().trim_start_matches('/').to_owned(),
+        key: ContainerKey {
+            host: host.clone(),
+            id: ContainerId(r.id.unwrap_or_default()),
+        },
+        name: r
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_owned(),
         image: config.and_then(|c| c.image.clone()).unwrap_or_default(),
         command: command.join(" "),
         created: r.created.unwrap_or_default(),
@@ -322,7 +388,9 @@ fn details_from_engine(host: &HostId, r: ContainerInspectResponse) -> ContainerD
             .map(|n| n.to_string())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "no".to_owned()),
-        network_mode: host_config.and_then(|h| h.network_mode.clone()).unwrap_or_default(),
+        network_mode: host_config
+            .and_then(|h| h.network_mode.clone())
+            .unwrap_or_default(),
         networks,
         ports,
         labels,
@@ -345,14 +413,22 @@ mod tests {
                 public_port: Some(8080),
                 typ: Some(PortSummaryTypeEnum::TCP),
             },
-            PortSummary { ip: None, private_port: 53, public_port: None, typ: Some(PortSummaryTypeEnum::UDP) },
+            PortSummary {
+                ip: None,
+                private_port: 53,
+                public_port: None,
+                typ: Some(PortSummaryTypeEnum::UDP),
+            },
         ];
         assert_eq!(format_ports(&ports), "53/udp, 127.0.0.1:8080->80/tcp");
     }
 
     #[test]
     fn exec_events_are_noise_and_destroy_is_removal() {
-        let ev = |a: &str| ContainerEvent { id: "x".into(), action: a.into() };
+        let ev = |a: &str| ContainerEvent {
+            id: "x".into(),
+            action: a.into(),
+        };
         assert!(ev("exec_start: sh").is_noise());
         assert!(!ev("start").is_noise());
         assert!(ev("destroy").is_removal());

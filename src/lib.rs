@@ -65,9 +65,13 @@ fn one_line(err: &anyhow::Error) -> String {
 }
 
 fn init_logging(default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QUAYSIDE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("quayside={default_level}")));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUAYSIDE_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("quayside={default_level}"))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn run_window(runtime: &tokio::runtime::Runtime, started: Instant) -> ExitCode {
@@ -91,8 +95,7 @@ fn run_window(runtime: &tokio::runtime::Runtime, started: Instant) -> ExitCode {
         "Quayside",
         options,
         Box::new(move |cc| {
-            let ctx = cc.egui_ctx.clone();
-            let mut app = testing::local_app(&handle, Arc::new(move || ctx.request_repaint()));
+            let mut app = testing::local_app(&handle, &cc.egui_ctx);
             if report_first_frame {
                 app.report_first_frame_since(started);
             }

@@ -129,7 +129,10 @@ pub(crate) struct ContainerSummary {
 
 impl ContainerSummary {
     pub(crate) fn key(&self) -> ContainerKey {
-        ContainerKey { host: self.host.clone(), id: self.id.clone() }
+        ContainerKey {
+            host: self.host.clone(),
+            id: self.id.clone(),
+        }
     }
 }
 
@@ -174,8 +177,13 @@ pub(crate) struct ContainerDetails {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum HostState {
     Connecting,
-    Online { docker_version: String },
-    Offline { reason: String, retry_at: SystemTime },
+    Online {
+        docker_version: String,
+    },
+    Offline {
+        reason: String,
+        retry_at: SystemTime,
+    },
 }
 
 impl HostState {
@@ -190,7 +198,10 @@ mod tests {
 
     #[test]
     fn short_id_is_twelve_digits_or_the_whole_id() {
-        assert_eq!(ContainerId("0123456789abcdef".into()).short(), "0123456789ab");
+        assert_eq!(
+            ContainerId("0123456789abcdef".into()).short(),
+            "0123456789ab"
+        );
         assert_eq!(ContainerId("abc".into()).short(), "abc");
     }
 

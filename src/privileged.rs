@@ -31,7 +31,11 @@ pub(crate) enum Privilege {
 impl Privilege {
     /// Root when this process's effective uid is 0, sudo otherwise.
     pub(crate) fn of_this_process() -> Self {
-        if effective_uid() == Some(0) { Self::Root } else { Self::Sudo }
+        if effective_uid() == Some(0) {
+            Self::Root
+        } else {
+            Self::Sudo
+        }
     }
 }
 
@@ -79,7 +83,10 @@ pub(crate) enum RunError {
     )]
     SudoNeedsPassword { command: String },
     #[error("cannot run `{command}`: {source}")]
-    Spawn { command: String, source: std::io::Error },
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
     #[error("`{command}` did not finish within {COMMAND_TIMEOUT_SECS} s")]
     TimedOut { command: String },
 }
@@ -130,27 +137,44 @@ impl LocalRunner {
 
         let mut child = Command::new(program)
             .args(args)
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|source| RunError::Spawn { command: command_text.clone(), source })?;
+            .map_err(|source| RunError::Spawn {
+                command: command_text.clone(),
+                source,
+            })?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(text.as_bytes())
                 .await
-                .map_err(|source| RunError::Spawn { command: command_text.clone(), source })?;
+                .map_err(|source| RunError::Spawn {
+                    command: command_text.clone(),
+                    source,
+                })?;
             // Dropping the pipe closes it, so the tool sees the end of its input.
             drop(pipe);
         }
-        let waited =
-            tokio::time::timeout(Duration::from_secs(COMMAND_TIMEOUT_SECS), child.wait_with_output())
-                .await;
+        let waited = tokio::time::timeout(
+            Duration::from_secs(COMMAND_TIMEOUT_SECS),
+            child.wait_with_output(),
+        )
+        .await;
         let output = match waited {
-            Ok(result) => {
-                result.map_err(|source| RunError::Spawn { command: command_text.clone(), source })?
+            Ok(result) => result.map_err(|source| RunError::Spawn {
+                command: command_text.clone(),
+                source,
+            })?,
+            Err(_) => {
+                return Err(RunError::TimedOut {
+                    command: command_text,
+                });
             }
-            Err(_) => return Err(RunError::TimedOut { command: command_text }),
         };
         let out = CommandOutput {
             status: output.status.code().unwrap_or(-1),
@@ -158,7 +182,9 @@ impl LocalRunner {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         };
         if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
-            return Err(RunError::SudoNeedsPassword { command: command_text });
+            return Err(RunError::SudoNeedsPassword {
+                command: command_text,
+            });
         }
         Ok(out)
     }
@@ -169,7 +195,8 @@ fn is_sudo_password_refusal(out: &CommandOutput) -> bool {
     !out.success()
         && out.stderr.lines().any(|line| {
             line.starts_with("sudo:")
-                && (line.contains("password is required") || line.contains("a terminal is required"))
+                && (line.contains("password is required")
+                    || line.contains("a terminal is required"))
         })
 }
 
@@ -194,12 +221,19 @@ mod tests {
     use super::*;
 
     fn out(status: i32, stderr: &str) -> CommandOutput {
-        CommandOutput { status, stdout: String::new(), stderr: stderr.to_owned() }
+        CommandOutput {
+            status,
+            stdout: String::new(),
+            stderr: stderr.to_owned(),
+        }
     }
 
     #[test]
     fn sudo_password_refusal_is_recognised_in_both_wordings() {
-        assert!(is_sudo_password_refusal(&out(1, "sudo: a password is required\n")));
+        assert!(is_sudo_password_refusal(&out(
+            1,
+            "sudo: a password is required\n"
+        )));
         assert!(is_sudo_password_refusal(&out(
             1,
             "sudo: a terminal is required to read the password; either use the -S option\n"
@@ -208,8 +242,14 @@ mod tests {
 
     #[test]
     fn tool_errors_are_not_taken_for_sudo_refusals() {
-        assert!(!is_sudo_password_refusal(&out(2, "Error: Specified qdisc kind is unknown.\n")));
-        assert!(!is_sudo_password_refusal(&out(0, "sudo: a password is required\n")));
+        assert!(!is_sudo_password_refusal(&out(
+            2,
+            "Error: Specified qdisc kind is unknown.\n"
+        )));
+        assert!(!is_sudo_password_refusal(&out(
+            0,
+            "sudo: a password is required\n"
+        )));
     }
 
     #[test]
@@ -220,10 +260,19 @@ mod tests {
     #[tokio::test]
     async fn a_command_reports_status_stdout_and_stderr_apart() -> Result<(), RunError> {
         let runner = LocalRunner::new(Privilege::Root, ToolPaths::local());
-        let argv: Vec<String> =
-            ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"].iter().map(|s| s.to_string()).collect();
+        let argv: Vec<String> = ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let output = runner.run(&argv, None).await?;
-        assert_eq!(output, CommandOutput { status: 3, stdout: "out\n".into(), stderr: "err\n".into() });
+        assert_eq!(
+            output,
+            CommandOutput {
+                status: 3,
+                stdout: "out\n".into(),
+                stderr: "err\n".into()
+            }
+        );
         Ok(())
     }
 

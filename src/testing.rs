@@ -2,21 +2,29 @@
 
 use std::sync::Arc;
 
+use eframe::egui;
 use tokio::runtime::Handle;
 
 use crate::backend::Backend;
 use crate::model::{ContainerId, ContainerSummary, HostId, RunState};
 use crate::ui::app::App;
 
-/// The window over the local Docker engine, as `quayside` opens it; `wake` repaints it.
-pub fn local_app(runtime: &Handle, wake: Arc<dyn Fn() + Send + Sync>) -> App {
-    let (backend, events) = Backend::start(runtime, vec![HostId::local()], wake);
+/// The window over the local Docker engine, as `quayside` opens it on `ctx`.
+pub fn local_app(runtime: &Handle, ctx: &egui::Context) -> App {
+    crate::ui::fonts::install(ctx);
+    let repaint = ctx.clone();
+    let (backend, events) = Backend::start(
+        runtime,
+        vec![HostId::local()],
+        Arc::new(move || repaint.request_repaint()),
+    );
     App::new(backend, events)
 }
 
 /// A window with no hosts holding `count` made-up containers spread over `hosts` host names:
 /// for measuring the table without an engine.
-pub fn app_with_rows(runtime: &Handle, count: usize, hosts: usize) -> App {
+pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts: usize) -> App {
+    crate::ui::fonts::install(ctx);
     let (backend, events) = Backend::start(runtime, Vec::new(), Arc::new(|| {}));
     let mut app = App::new(backend, events);
     let hosts = hosts.max(1);
@@ -29,8 +37,16 @@ pub fn app_with_rows(runtime: &Handle, count: usize, hosts: usize) -> App {
                 id: ContainerId(format!("{i:064x}")),
                 name: format!("container-{i:05}"),
                 image: format!("registry.example/team/image-{}:latest", i % 17),
-                state: if i % 3 == 0 { RunState::Exited } else { RunState::Running },
-                status: if i % 3 == 0 { "Exited (0) 2 hours ago".into() } else { "Up 3 minutes".into() },
+                state: if i % 3 == 0 {
+                    RunState::Exited
+                } else {
+                    RunState::Running
+                },
+                status: if i % 3 == 0 {
+                    "Exited (0) 2 hours ago".into()
+                } else {
+                    "Up 3 minutes".into()
+                },
                 ports: format!("127.0.0.1:{}->80/tcp", 10_000 + i),
                 created_unix_secs: 1_796_400_000 - i as i64 * 60,
             })

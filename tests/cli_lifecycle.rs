@@ -13,7 +13,10 @@ fn listed_names(json: &str) -> Vec<(String, String)> {
     for host in hosts.as_array().unwrap() {
         assert!(host.get("error").is_none(), "host failed: {host}");
         for c in host["containers"].as_array().unwrap() {
-            names.push((c["name"].as_str().unwrap().to_owned(), c["state"].as_str().unwrap().to_owned()));
+            names.push((
+                c["name"].as_str().unwrap().to_owned(),
+                c["state"].as_str().unwrap().to_owned(),
+            ));
         }
     }
     names
@@ -27,7 +30,10 @@ fn ps_lists_running_containers_and_all_of_them_with_a() {
 
     let default = listed_names(&quayside_ok(&["ps", "--json"]));
     assert!(default.contains(&(running.name.clone(), "running".into())));
-    assert!(!default.iter().any(|(n, _)| n == &stopped.name), "ps without -a hides stopped ones");
+    assert!(
+        !default.iter().any(|(n, _)| n == &stopped.name),
+        "ps without -a hides stopped ones"
+    );
 
     let all = listed_names(&quayside_ok(&["ps", "-a", "--json"]));
     assert!(all.contains(&(running.name.clone(), "running".into())));
@@ -35,7 +41,10 @@ fn ps_lists_running_containers_and_all_of_them_with_a() {
 
     let table = quayside_ok(&["ps", "-a"]);
     let header = table.lines().next().unwrap();
-    assert!(header.starts_with("HOST") && header.contains("CONTAINER ID") && header.contains("PORTS"), "{header}");
+    assert!(
+        header.starts_with("HOST") && header.contains("CONTAINER ID") && header.contains("PORTS"),
+        "{header}"
+    );
     assert!(table.contains(&stopped.name));
 }
 
@@ -49,9 +58,17 @@ fn ps_latest_shows_the_newest_container_of_the_host() {
     // theirs came later, and there is exactly one row per host either way.
     assert_eq!(latest.len(), 1, "{latest:?}");
     let (name, _) = &latest[0];
-    let listed_created: i64 = docker(&["inspect", "-f", "{{.Created.Unix}}", name]).parse().unwrap();
-    let ours: i64 = docker(&["inspect", "-f", "{{.Created.Unix}}", &newer.name]).parse().unwrap();
-    assert!(listed_created >= ours, "ps -l shows {name}, older than {}", newer.name);
+    let listed_created: i64 = docker(&["inspect", "-f", "{{.Created.Unix}}", name])
+        .parse()
+        .unwrap();
+    let ours: i64 = docker(&["inspect", "-f", "{{.Created.Unix}}", &newer.name])
+        .parse()
+        .unwrap();
+    assert!(
+        listed_created >= ours,
+        "ps -l shows {name}, older than {}",
+        newer.name
+    );
 }
 
 #[test]
@@ -77,7 +94,10 @@ fn stop_start_restart_and_remove_change_the_engine_state() {
     assert_eq!(c.state(), "running");
 
     quayside_ok(&["rm", "--id", &id, "--force"]);
-    let gone = std::process::Command::new("docker").args(["inspect", &c.name]).output().unwrap();
+    let gone = std::process::Command::new("docker")
+        .args(["inspect", &c.name])
+        .output()
+        .unwrap();
     assert!(!gone.status.success(), "the container is gone");
 }
 
@@ -86,7 +106,10 @@ fn remove_without_force_removes_a_stopped_container() {
     let c = TestContainer::sleeper("rm-stopped");
     docker(&["stop", "-t", "0", &c.name]);
     quayside_ok(&["rm", "--id", &c.id()]);
-    let gone = std::process::Command::new("docker").args(["inspect", &c.name]).output().unwrap();
+    let gone = std::process::Command::new("docker")
+        .args(["inspect", &c.name])
+        .output()
+        .unwrap();
     assert!(!gone.status.success());
 }
 
@@ -106,14 +129,21 @@ fn an_unknown_name_fails_in_one_line_with_the_nearest_names() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("nearest names") && err.contains(&c.name), "{err}");
+    assert!(
+        err.contains("nearest names") && err.contains(&c.name),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_unknown_host_and_a_malformed_id_are_refused_with_the_form() {
     let out = quayside(&["start", "--id", &format!("nohost:{}", unique_name("x"))]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("no host named nohost"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no host named nohost"),
+        "{}",
+        stderr(&out)
+    );
 
     let out = quayside(&["start", "--id", "justaname"]);
     assert!(!out.status.success());

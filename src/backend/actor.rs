@@ -45,7 +45,13 @@ impl HostActor {
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self { host, sink, commands, shutdown, runner: LocalRunner::for_this_process() }
+        Self {
+            host,
+            sink,
+            commands,
+            shutdown,
+            runner: LocalRunner::for_this_process(),
+        }
     }
 
     pub(super) async fn run(mut self) {
@@ -56,8 +62,14 @@ impl HostActor {
                 Ok((docker, version)) => {
                     backoff_secs = FIRST_BACKOFF_SECS;
                     tracing::info!(host = %self.host, docker_version = %version, "connected");
-                    self.set_state(HostState::Online { docker_version: version }).await;
-                    let conn = Connection { docker, runner: self.runner.clone() };
+                    self.set_state(HostState::Online {
+                        docker_version: version,
+                    })
+                    .await;
+                    let conn = Connection {
+                        docker,
+                        runner: self.runner.clone(),
+                    };
                     self.serve(&conn).await
                 }
                 Err(err) => Err(err),
@@ -71,7 +83,11 @@ impl HostActor {
             backoff_secs = (backoff_secs * 2).min(MAX_BACKOFF_SECS);
             tracing::warn!(host = %self.host, reason = %reason, retry_in_secs = wait.as_secs(), "host offline");
             let retry_at = SystemTime::now() + wait;
-            self.set_state(HostState::Offline { reason: reason.clone(), retry_at }).await;
+            self.set_state(HostState::Offline {
+                reason: reason.clone(),
+                retry_at,
+            })
+            .await;
             if self.wait_offline(wait, &reason).await.is_err() {
                 return;
             }
@@ -83,7 +99,12 @@ impl HostActor {
         // Subscribe before listing, so that no change falls between the list and the stream.
         let mut events = Box::pin(docker::container_events(&conn.docker));
         let containers = docker::list(&conn.docker, &self.host, true).await?;
-        self.sink.send(Event::ContainersListed { host: self.host.clone(), containers }).await;
+        self.sink
+            .send(Event::ContainersListed {
+                host: self.host.clone(),
+                containers,
+            })
+            .await;
 
         loop {
             tokio::select! {
@@ -115,14 +136,24 @@ impl HostActor {
         tracing::trace!(host = %self.host, id = %event.id, action = %event.action, "engine event");
         if event.is_removal() {
             let id = ContainerId(event.id);
-            self.sink.send(Event::ContainerRemoved { host: self.host.clone(), id }).await;
+            self.sink
+                .send(Event::ContainerRemoved {
+                    host: self.host.clone(),
+                    id,
+                })
+                .await;
             return Ok(());
         }
         match docker::one(&conn.docker, &self.host, &event.id).await? {
             Some(container) => self.sink.send(Event::ContainerUpdated { container }).await,
             None => {
                 let id = ContainerId(event.id);
-                self.sink.send(Event::ContainerRemoved { host: self.host.clone(), id }).await;
+                self.sink
+                    .send(Event::ContainerRemoved {
+                        host: self.host.clone(),
+                        id,
+                    })
+                    .await;
             }
         }
         Ok(())
@@ -162,7 +193,12 @@ impl HostActor {
     }
 
     async fn set_state(&self, state: HostState) {
-        self.sink.send(Event::HostStateChanged { host: self.host.clone(), state }).await;
+        self.sink
+            .send(Event::HostStateChanged {
+                host: self.host.clone(),
+                state,
+            })
+            .await;
     }
 }
 
@@ -179,41 +215,70 @@ async fn run_command(conn: &Connection, command: Command) -> Event {
             let outcome = docker::lifecycle(&conn.docker, &key.id, action)
                 .await
                 .map_err(|e| format!("cannot {} {key}: {e}", action.verb()));
-            Event::LifecycleFinished { key, action, outcome }
+            Event::LifecycleFinished {
+                key,
+                action,
+                outcome,
+            }
         }
         Command::InspectContainer { key } => match docker::inspect(&conn.docker, &key).await {
-            Ok(details) => Event::ContainerInspected { details: Box::new(details) },
-            Err(e) => Event::Failed { host: key.host.clone(), error: format!("cannot inspect {key}: {e}") },
+            Ok(details) => Event::ContainerInspected {
+                details: Box::new(details),
+            },
+            Err(e) => Event::Failed {
+                host: key.host.clone(),
+                error: format!("cannot inspect {key}: {e}"),
+            },
         },
-        Command::ApplyShaping { key, profile, replace_foreign } => {
-            let options = ops::ApplyOptions { replace_foreign, ..Default::default() };
-            shaping_event(key.clone(), ops::apply(&conn.docker, &conn.runner, &key, &profile, &options).await)
+        Command::ApplyShaping {
+            key,
+            profile,
+            replace_foreign,
+        } => {
+            let options = ops::ApplyOptions { replace_foreign };
+            shaping_event(
+                key.clone(),
+                ops::apply(&conn.docker, &conn.runner, &key, &profile, &options).await,
+            )
         }
-        Command::ClearShaping { key } => {
-            shaping_event(key.clone(), ops::clear(&conn.docker, &conn.runner, &key).await)
-        }
-        Command::ReadShaping { key } => {
-            shaping_event(key.clone(), ops::read(&conn.docker, &conn.runner, &key).await)
-        }
+        Command::ClearShaping { key } => shaping_event(
+            key.clone(),
+            ops::clear(&conn.docker, &conn.runner, &key).await,
+        ),
+        Command::ReadShaping { key } => shaping_event(
+            key.clone(),
+            ops::read(&conn.docker, &conn.runner, &key).await,
+        ),
     }
 }
 
-fn shaping_event(key: crate::model::ContainerKey, result: Result<ops::ShapingReport, ops::ShapingError>) -> Event {
+fn shaping_event(
+    key: crate::model::ContainerKey,
+    result: Result<ops::ShapingReport, ops::ShapingError>,
+) -> Event {
     match result {
         Ok(report) => Event::ShapingReported { key, report },
-        Err(err) => Event::ShapingFailed { key, error: err.to_string() },
+        Err(err) => Event::ShapingFailed {
+            key,
+            error: err.to_string(),
+        },
     }
 }
 
 /// The event that answers a command the host cannot run now.
 fn refusal(command: Command, error: String) -> Event {
     match command {
-        Command::ChangeLifecycle { key, action } => {
-            Event::LifecycleFinished { key, action, outcome: Err(error) }
-        }
+        Command::ChangeLifecycle { key, action } => Event::LifecycleFinished {
+            key,
+            action,
+            outcome: Err(error),
+        },
         Command::ApplyShaping { key, .. }
         | Command::ClearShaping { key }
         | Command::ReadShaping { key } => Event::ShapingFailed { key, error },
-        Command::InspectContainer { key } => Event::Failed { host: key.host, error },
+        Command::InspectContainer { key } => Event::Failed {
+            host: key.host,
+            error,
+        },
     }
 }

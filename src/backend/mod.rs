@@ -18,7 +18,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::docker::Lifecycle;
-use crate::model::{ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState};
+use crate::model::{
+    ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState,
+};
 use crate::shaping::ops::ShapingReport;
 use crate::shaping::profile::ShapingProfile;
 
@@ -33,11 +35,18 @@ const SHUTDOWN_DEADLINE_SECS: u64 = 3;
 #[derive(Clone, Debug)]
 pub(crate) enum Command {
     /// Start, stop, restart or remove a container.
-    ChangeLifecycle { key: ContainerKey, action: Lifecycle },
+    ChangeLifecycle {
+        key: ContainerKey,
+        action: Lifecycle,
+    },
     /// Read what inspect knows about a container.
     InspectContainer { key: ContainerKey },
     /// Replace the container's shaping with `profile`, then read back what the kernel holds.
-    ApplyShaping { key: ContainerKey, profile: ShapingProfile, replace_foreign: bool },
+    ApplyShaping {
+        key: ContainerKey,
+        profile: ShapingProfile,
+        replace_foreign: bool,
+    },
     /// Remove all shaping of the container.
     ClearShaping { key: ContainerKey },
     /// Read back the container's shaping without changing it.
@@ -59,18 +68,44 @@ impl Command {
 /// Something that happened on a host, for the UI to show.
 #[derive(Clone, Debug)]
 pub(crate) enum Event {
-    HostStateChanged { host: HostId, state: HostState },
+    HostStateChanged {
+        host: HostId,
+        state: HostState,
+    },
     /// Every container of the host: replaces what the UI held for it.
-    ContainersListed { host: HostId, containers: Vec<ContainerSummary> },
-    ContainerUpdated { container: ContainerSummary },
-    ContainerRemoved { host: HostId, id: ContainerId },
-    ContainerInspected { details: Box<ContainerDetails> },
-    LifecycleFinished { key: ContainerKey, action: Lifecycle, outcome: Result<(), String> },
+    ContainersListed {
+        host: HostId,
+        containers: Vec<ContainerSummary>,
+    },
+    ContainerUpdated {
+        container: ContainerSummary,
+    },
+    ContainerRemoved {
+        host: HostId,
+        id: ContainerId,
+    },
+    ContainerInspected {
+        details: Box<ContainerDetails>,
+    },
+    LifecycleFinished {
+        key: ContainerKey,
+        action: Lifecycle,
+        outcome: Result<(), String>,
+    },
     /// The shaping of a container as the kernel holds it, after an apply, a clear or a read.
-    ShapingReported { key: ContainerKey, report: ShapingReport },
-    ShapingFailed { key: ContainerKey, error: String },
+    ShapingReported {
+        key: ContainerKey,
+        report: ShapingReport,
+    },
+    ShapingFailed {
+        key: ContainerKey,
+        error: String,
+    },
     /// A failure not tied to one command (inspect of a vanished container, …).
-    Failed { host: HostId, error: String },
+    Failed {
+        host: HostId,
+        error: String,
+    },
 }
 
 /// Wakes the UI after an event was sent.
@@ -126,11 +161,17 @@ impl Backend {
         for host in &hosts {
             let (tx, rx) = mpsc::channel(HOST_COMMAND_CAPACITY);
             senders.insert(host.clone(), tx);
-            let actor = actor::HostActor::local(host.clone(), sink.clone(), rx, shutdown_rx.clone());
+            let actor =
+                actor::HostActor::local(host.clone(), sink.clone(), rx, shutdown_rx.clone());
             actors.push(runtime.spawn(actor.run()));
         }
-        let backend =
-            Self { hosts: senders, order: hosts, shutdown, actors, runtime: runtime.clone() };
+        let backend = Self {
+            hosts: senders,
+            order: hosts,
+            shutdown,
+            actors,
+            runtime: runtime.clone(),
+        };
         (backend, event_rx)
     }
 
@@ -142,7 +183,10 @@ impl Backend {
     /// Queues a command for its host without waiting.
     pub(crate) fn send(&self, command: Command) -> Result<(), SendError> {
         let host = command.host().clone();
-        let tx = self.hosts.get(&host).ok_or_else(|| SendError::UnknownHost(host.clone()))?;
+        let tx = self
+            .hosts
+            .get(&host)
+            .ok_or_else(|| SendError::UnknownHost(host.clone()))?;
         tx.try_send(command).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => SendError::Busy(host),
             mpsc::error::TrySendError::Closed(_) => SendError::Stopped,
@@ -162,10 +206,15 @@ impl Backend {
         let handle = self.runtime.clone();
         let deadline = Duration::from_secs(SHUTDOWN_DEADLINE_SECS);
         // Waiting from a runtime thread would stall it: only block from outside the runtime.
-        if Handle::try_current().is_err() {
-            if handle.block_on(tokio::time::timeout(deadline, wait_all)).is_err() {
-                tracing::warn!(deadline_secs = SHUTDOWN_DEADLINE_SECS, "host actors did not stop in time");
-            }
+        if Handle::try_current().is_err()
+            && handle
+                .block_on(tokio::time::timeout(deadline, wait_all))
+                .is_err()
+        {
+            tracing::warn!(
+                deadline_secs = SHUTDOWN_DEADLINE_SECS,
+                "host actors did not stop in time"
+            );
         }
     }
 }

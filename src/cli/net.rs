@@ -48,7 +48,11 @@ enum NetAction {
     },
 }
 
-pub(super) async fn run(hosts: &[HostId], args: &NetArgs, runner: &LocalRunner) -> anyhow::Result<()> {
+pub(super) async fn run(
+    hosts: &[HostId],
+    args: &NetArgs,
+    runner: &LocalRunner,
+) -> anyhow::Result<()> {
     if let Some(NetAction::Show { id, json }) = &args.action {
         let (docker, key) = locate(hosts, id).await?;
         let report = ops::read(&docker, runner, &key).await?;
@@ -56,7 +60,9 @@ pub(super) async fn run(hosts: &[HostId], args: &NetArgs, runner: &LocalRunner) 
     }
 
     let Some(id) = args.id.as_deref() else {
-        anyhow::bail!("say which container: --id HOST:NAME (or `quayside net show --id HOST:NAME`)");
+        anyhow::bail!(
+            "say which container: --id HOST:NAME (or `quayside net show --id HOST:NAME`)"
+        );
     };
     let Some(policy) = args.policy.as_deref() else {
         anyhow::bail!("say what to do: --policy clear|rate|delay|loss|duplicate|corrupt|reorder");
@@ -71,7 +77,9 @@ pub(super) async fn run(hosts: &[HostId], args: &NetArgs, runner: &LocalRunner) 
         let current = ops::read(&docker, runner, &key).await?;
         let mut profile = current.profile().unwrap_or_default();
         edit.apply(&mut profile);
-        let options = ApplyOptions { replace_foreign: args.replace_foreign };
+        let options = ApplyOptions {
+            replace_foreign: args.replace_foreign,
+        };
         ops::apply(&docker, runner, &key, &profile, &options).await?
     };
     print(&report, args.json)

@@ -40,13 +40,25 @@ async fn list_host(host: &HostId, args: &PsArgs) -> HostListing {
     .await;
     match result {
         Ok(mut containers) => {
-            containers.sort_by(|a, b| b.created_unix_secs.cmp(&a.created_unix_secs).then(a.name.cmp(&b.name)));
+            containers.sort_by(|a, b| {
+                b.created_unix_secs
+                    .cmp(&a.created_unix_secs)
+                    .then(a.name.cmp(&b.name))
+            });
             if args.latest {
                 containers.truncate(1);
             }
-            HostListing { host: host.clone(), error: None, containers }
+            HostListing {
+                host: host.clone(),
+                error: None,
+                containers,
+            }
         }
-        Err(err) => HostListing { host: host.clone(), error: Some(err.to_string()), containers: Vec::new() },
+        Err(err) => HostListing {
+            host: host.clone(),
+            error: Some(err.to_string()),
+            containers: Vec::new(),
+        },
     }
 }
 
@@ -87,8 +99,11 @@ fn table(listings: &[HostListing]) -> String {
     }
     let mut out = String::new();
     for line in &lines {
-        let cells: Vec<String> =
-            line.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let cells: Vec<String> = line
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         out.push_str(cells.join("   ").trim_end());
         out.push('\n');
     }

@@ -30,7 +30,9 @@ pub(crate) fn split(spec: &str) -> anyhow::Result<(HostId, &str)> {
         Some((host, rest)) if !host.is_empty() && !rest.is_empty() => {
             Ok((HostId(host.to_owned()), rest))
         }
-        _ => anyhow::bail!("'{spec}' is not a container id: write HOST:NAME or HOST:ID-PREFIX, e.g. local:web-1"),
+        _ => anyhow::bail!(
+            "'{spec}' is not a container id: write HOST:NAME or HOST:ID-PREFIX, e.g. local:web-1"
+        ),
     }
 }
 
@@ -41,8 +43,14 @@ pub(crate) fn pick(
     wanted: &str,
 ) -> anyhow::Result<ContainerSummary> {
     let wanted = wanted.trim_start_matches('/');
-    if let Some(exact) = rows.iter().position(|r| r.name == wanted || r.id.0 == wanted) {
-        return rows.into_iter().nth(exact).ok_or_else(|| anyhow::anyhow!("no such container"));
+    if let Some(exact) = rows
+        .iter()
+        .position(|r| r.name == wanted || r.id.0 == wanted)
+    {
+        return rows
+            .into_iter()
+            .nth(exact)
+            .ok_or_else(|| anyhow::anyhow!("no such container"));
     }
     let by_prefix: Vec<&ContainerSummary> =
         rows.iter().filter(|r| r.id.0.starts_with(wanted)).collect();
@@ -50,18 +58,30 @@ pub(crate) fn pick(
         [one] => return Ok((*one).clone()),
         [] => {}
         many => {
-            let names: Vec<String> = many.iter().map(|r| format!("{} ({})", r.name, r.id.short())).collect();
-            anyhow::bail!("'{wanted}' matches {} containers on {host}: {}; give more of the id", many.len(), names.join(", "));
+            let names: Vec<String> = many
+                .iter()
+                .map(|r| format!("{} ({})", r.name, r.id.short()))
+                .collect();
+            anyhow::bail!(
+                "'{wanted}' matches {} containers on {host}: {}; give more of the id",
+                many.len(),
+                names.join(", ")
+            );
         }
     }
-    let mut near: Vec<(usize, &str)> =
-        rows.iter().map(|r| (edit_distance(wanted, &r.name), r.name.as_str())).collect();
+    let mut near: Vec<(usize, &str)> = rows
+        .iter()
+        .map(|r| (edit_distance(wanted, &r.name), r.name.as_str()))
+        .collect();
     near.sort();
     let near: Vec<&str> = near.into_iter().take(SUGGESTIONS).map(|(_, n)| n).collect();
     if near.is_empty() {
         anyhow::bail!("no container '{wanted}' on host {host}: the host has no containers");
     }
-    anyhow::bail!("no container '{wanted}' on host {host}; nearest names: {}", near.join(", "))
+    anyhow::bail!(
+        "no container '{wanted}' on host {host}; nearest names: {}",
+        near.join(", ")
+    )
 }
 
 /// Levenshtein distance between two strings, by characters.
@@ -72,9 +92,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = Vec::with_capacity(b.len() + 1);
         current.push(i + 1);
         for (j, cb) in b.iter().enumerate() {
-            let substitute = previous.get(j).copied().unwrap_or(usize::MAX) + usize::from(ca != *cb);
-            let delete = previous.get(j + 1).copied().unwrap_or(usize::MAX).saturating_add(1);
-            let insert = current.last().copied().unwrap_or(usize::MAX).saturating_add(1);
+            let substitute =
+                previous.get(j).copied().unwrap_or(usize::MAX) + usize::from(ca != *cb);
+            let delete = previous
+                .get(j + 1)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            let insert = current
+                .last()
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
             current.push(substitute.min(delete).min(insert));
         }
         previous = current;
@@ -102,10 +131,16 @@ mod tests {
 
     #[test]
     fn an_id_without_a_host_part_shows_the_form() {
-        let err = split("web-1").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = split("web-1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("HOST:NAME"), "{err}");
         assert!(split("local:").is_err());
-        assert_eq!(split("local:web-1").ok().map(|(h, n)| (h.0, n.to_owned())), Some(("local".into(), "web-1".into())));
+        assert_eq!(
+            split("local:web-1").ok().map(|(h, n)| (h.0, n.to_owned())),
+            Some(("local".into(), "web-1".into()))
+        );
     }
 
     #[test]
@@ -119,14 +154,20 @@ mod tests {
     #[test]
     fn an_ambiguous_prefix_lists_the_matches() {
         let rows = vec![row("a", "abc1"), row("b", "abc2")];
-        let err = pick(rows, &HostId::local(), "abc").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = pick(rows, &HostId::local(), "abc")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("matches 2 containers"), "{err}");
     }
 
     #[test]
     fn an_unknown_name_suggests_the_nearest_ones() {
         let rows = vec![row("web-1", "1"), row("web-2", "2"), row("database", "3")];
-        let err = pick(rows, &HostId::local(), "web1").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = pick(rows, &HostId::local(), "web1")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("nearest names: web-1, web-2"), "{err}");
     }
 

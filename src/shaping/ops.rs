@@ -10,9 +10,9 @@ use bollard::Docker;
 use serde::Serialize;
 
 use super::plan::{self, ApplyPlan, ClearPlan, PlanError};
-use super::profile::{DirectionProfile, ShapingProfile};
-use super::validate::ValidationError;
+use super::profile::{DirectionProfile, ShapingProfile, Tolerance};
 use super::readback::{self, DeviceText, Observed, ReadbackError, TcSnapshot};
+use super::validate::ValidationError;
 use super::veth::{self, VethError};
 use crate::docker::{self, DockerError};
 use crate::model::{ContainerDetails, ContainerKey, HostId};
@@ -55,7 +55,10 @@ impl InterfaceShaping {
             target,
             download: observed.download.clone(),
             upload: observed.effective_upload().cloned(),
-            foreign_root: observed.foreign_root.as_ref().map(|q| format!("{} {}", q.kind, q.handle)),
+            foreign_root: observed
+                .foreign_root
+                .as_ref()
+                .map(|q| format!("{} {}", q.kind, q.handle)),
             notes: observed.notes.clone(),
         }
     }
@@ -97,7 +100,10 @@ impl ShapingReport {
 
     /// One short sentence for a message.
     pub(crate) fn headline(&self) -> String {
-        let held = self.profile().map(|p| p.summary()).unwrap_or_else(|| "no shaping".to_owned());
+        let held = self
+            .profile()
+            .map(|p| p.summary())
+            .unwrap_or_else(|| "no shaping".to_owned());
         match self.outcome {
             Outcome::Applied => format!("applied, the kernel holds {held}"),
             Outcome::Cleared => "shaping cleared".to_owned(),
@@ -111,9 +117,17 @@ impl ShapingReport {
         let mut lines = Vec::new();
         for i in &self.interfaces {
             let t = &i.target;
-            lines.push(format!("{} ({}) on {}: {}", t.container_if, t.network, t.veth, i.profile().summary()));
+            lines.push(format!(
+                "{} ({}) on {}: {}",
+                t.container_if,
+                t.network,
+                t.veth,
+                i.profile().summary()
+            ));
             if let Some(foreign) = &i.foreign_root {
-                lines.push(format!("  root qdisc {foreign} was not created by Quayside"));
+                lines.push(format!(
+                    "  root qdisc {foreign} was not created by Quayside"
+                ));
             }
             lines.extend(i.notes.iter().map(|n| format!("  {n}")));
         }
@@ -127,7 +141,9 @@ impl ShapingReport {
 pub(crate) enum ShapingError {
     #[error("{name} is not running: a stopped container has no network to shape; start it first")]
     NotRunning { name: String },
-    #[error("{name} shares the host's network; shaping it would shape the host, so Quayside refuses")]
+    #[error(
+        "{name} shares the host's network; shaping it would shape the host, so Quayside refuses"
+    )]
     HostNetwork { name: String },
     #[error("{name} uses the network of another container ({mode}); shape that container instead")]
     SharedNetwork { name: String, mode: String },
@@ -148,7 +164,12 @@ pub(crate) enum ShapingError {
     #[error("`{command}` failed: {words}")]
     Tool { command: String, words: String },
     #[error("tc refused the change on {veth}: {words}{hint}; {restored}")]
-    Refused { veth: String, words: String, hint: String, restored: String },
+    Refused {
+        veth: String,
+        words: String,
+        hint: String,
+        restored: String,
+    },
 }
 
 /// Finds the host veth of each of the container's interfaces.
@@ -172,7 +193,21 @@ pub(crate) async fn discover(
 
     let tools = runner.tools();
     let pid = details.pid.to_string();
-    let inside = checked(runner, &[&tools.nsenter, "-t", &pid, "-n", &tools.ip, "-d", "-j", "link", "show"]).await?;
+    let inside = checked(
+        runner,
+        &[
+            &tools.nsenter,
+            "-t",
+            &pid,
+            "-n",
+            &tools.ip,
+            "-d",
+            "-j",
+            "link",
+            "show",
+        ],
+    )
+    .await?;
     let host_links = checked(runner, &[&tools.ip, "-d", "-j", "link", "show"]).await?;
     let links = veth::match_interfaces(&inside, &host_links)?;
     if links.is_empty() {
@@ -203,10 +238,29 @@ async fn observe(
 ) -> Result<Observed, ShapingError> {
     let tc = &runner.tools().tc;
     let ifb = plan::ifb_name(target.veth_ifindex)?;
-    let veth_qdisc = checked(runner, &[tc, "-s", "-j", "qdisc", "show", "dev", &target.veth]).await?;
+    let veth_qdisc = checked(
+        runner,
+        &[tc, "-s", "-j", "qdisc", "show", "dev", &target.veth],
+    )
+    .await?;
     let veth_class = checked(runner, &[tc, "class", "show", "dev", &target.veth]).await?;
     let filter = if veth_qdisc.contains("\"ingress\"") || veth_qdisc.contains("\"clsact\"") {
-        Some(checked(runner, &[tc, "-j", "filter", "show", "dev", &target.veth, "parent", "ffff:"]).await?)
+        Some(
+            checked(
+                runner,
+                &[
+                    tc,
+                    "-j",
+                    "filter",
+                    "show",
+                    "dev",
+                    &target.veth,
+                    "parent",
+                    "ffff:",
+                ],
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -219,10 +273,16 @@ async fn observe(
     };
     let snapshot = TcSnapshot {
         veth_name: &target.veth,
-        veth: DeviceText { qdisc_json: &veth_qdisc, class_text: &veth_class },
+        veth: DeviceText {
+            qdisc_json: &veth_qdisc,
+            class_text: &veth_class,
+        },
         ingress_filter_json: filter.as_deref(),
         ifb_name: &ifb,
-        ifb: ifb_texts.as_ref().map(|(q, c)| DeviceText { qdisc_json: q, class_text: c }),
+        ifb: ifb_texts.as_ref().map(|(q, c)| DeviceText {
+            qdisc_json: q,
+            class_text: c,
+        }),
     };
     Ok(readback::read_observed(&snapshot)?)
 }
@@ -239,7 +299,12 @@ pub(crate) async fn read(
         let observed = observe(runner, &target, &host_links).await?;
         interfaces.push(InterfaceShaping::new(target, &observed));
     }
-    Ok(ShapingReport { outcome: Outcome::Read, interfaces, commands: Vec::new(), warnings: Vec::new() })
+    Ok(ShapingReport {
+        outcome: Outcome::Read,
+        interfaces,
+        commands: Vec::new(),
+        warnings: Vec::new(),
+    })
 }
 
 /// Replaces the container's shaping with `wanted` on every interface, then reads back.
@@ -258,7 +323,13 @@ pub(crate) async fn apply(
     let mut planned = Vec::new();
     for target in targets {
         let observed = observe(runner, &target, &host_links).await?;
-        let plan = plan::plan_apply(&target.veth, target.veth_ifindex, wanted, &observed, options.replace_foreign)?;
+        let plan = plan::plan_apply(
+            &target.veth,
+            target.veth_ifindex,
+            wanted,
+            &observed,
+            options.replace_foreign,
+        )?;
         planned.push((target, observed, plan));
     }
 
@@ -266,7 +337,8 @@ pub(crate) async fn apply(
     for (done, (target, _, plan)) in planned.iter().enumerate() {
         commands.extend(plan::render_commands(plan));
         if let Err(failure) = run_plan(runner, plan, false).await {
-            let restored = restore(runner, &key.host, planned.get(..=done).unwrap_or_default()).await;
+            let restored =
+                restore(runner, &key.host, planned.get(..=done).unwrap_or_default()).await;
             return Err(ShapingError::Refused {
                 veth: target.veth.clone(),
                 hint: hint_for(&failure.words, wanted),
@@ -277,12 +349,27 @@ pub(crate) async fn apply(
     }
 
     let mut interfaces = Vec::new();
+    let mut warnings = warnings;
     let host_links = current_host_links(runner).await?;
     for (target, _, _) in planned {
         let observed = observe(runner, &target, &host_links).await?;
-        interfaces.push(InterfaceShaping::new(target, &observed));
+        let held = InterfaceShaping::new(target, &observed);
+        if !held.profile().approx_eq(wanted, &Tolerance::TC_READBACK) {
+            warnings.push(format!(
+                "{} holds {}, not the {} asked for",
+                held.target.veth,
+                held.profile().summary(),
+                wanted.summary()
+            ));
+        }
+        interfaces.push(held);
     }
-    Ok(ShapingReport { outcome: Outcome::Applied, interfaces, commands, warnings })
+    Ok(ShapingReport {
+        outcome: Outcome::Applied,
+        interfaces,
+        commands,
+        warnings,
+    })
 }
 
 /// Removes all of Quayside's shaping from the container; a clean container is already clear.
@@ -296,10 +383,15 @@ pub(crate) async fn clear(
     let mut cleared = Vec::new();
     for target in targets {
         let observed = observe(runner, &target, &host_links).await?;
-        if let ClearPlan::Steps(steps) = plan::clear_plan(&target.veth, target.veth_ifindex, &observed)? {
+        if let ClearPlan::Steps(steps) =
+            plan::clear_plan(&target.veth, target.veth_ifindex, &observed)?
+        {
             commands.extend(plan::render_commands(&steps));
             if let Err(failure) = run_plan(runner, &steps, true).await {
-                return Err(ShapingError::Tool { command: failure.command, words: failure.words });
+                return Err(ShapingError::Tool {
+                    command: failure.command,
+                    words: failure.words,
+                });
             }
         }
         cleared.push(target);
@@ -311,8 +403,17 @@ pub(crate) async fn clear(
         let observed = observe(runner, &target, &host_links).await?;
         interfaces.push(InterfaceShaping::new(target, &observed));
     }
-    let outcome = if commands.is_empty() { Outcome::AlreadyClear } else { Outcome::Cleared };
-    Ok(ShapingReport { outcome, interfaces, commands, warnings: Vec::new() })
+    let outcome = if commands.is_empty() {
+        Outcome::AlreadyClear
+    } else {
+        Outcome::Cleared
+    };
+    Ok(ShapingReport {
+        outcome,
+        interfaces,
+        commands,
+        warnings: Vec::new(),
+    })
 }
 
 /// A failed step: the command and what the tool said.
@@ -354,8 +455,14 @@ async fn run_step(
     let command = argv.join(" ");
     match runner.run(&argv, stdin).await {
         Ok(out) if out.success() => Ok(()),
-        Ok(out) => Err(StepFailure { command, words: tool_words(&out) }),
-        Err(err) => Err(StepFailure { command, words: err.to_string() }),
+        Ok(out) => Err(StepFailure {
+            command,
+            words: tool_words(&out),
+        }),
+        Err(err) => Err(StepFailure {
+            command,
+            words: err.to_string(),
+        }),
     }
 }
 
@@ -376,22 +483,29 @@ async fn restore(
     if problems.is_empty() {
         "nothing was changed: the previous shaping is in place".to_owned()
     } else {
-        format!("restoring the previous shaping failed too ({})", problems.join("; "))
+        format!(
+            "restoring the previous shaping failed too ({})",
+            problems.join("; ")
+        )
     }
 }
 
-async fn restore_one(runner: &LocalRunner, target: &Target, before: &Observed) -> Result<(), ShapingError> {
+async fn restore_one(
+    runner: &LocalRunner,
+    target: &Target,
+    before: &Observed,
+) -> Result<(), ShapingError> {
     let host_links = current_host_links(runner).await?;
     let now = observe(runner, target, &host_links).await?;
     if let ClearPlan::Steps(steps) = plan::clear_plan(&target.veth, target.veth_ifindex, &now)? {
         run_plan(runner, &steps, true)
             .await
-            .map_err(|f| ShapingError::Tool { command: f.command, words: f.words })?;
+            .map_err(|f| ShapingError::Tool {
+                command: f.command,
+                words: f.words,
+            })?;
     }
-    let previous = ShapingProfile {
-        download: before.download.clone().unwrap_or_default(),
-        upload: before.effective_upload().cloned().unwrap_or_default(),
-    };
+    let previous = before.shaping();
     if previous.is_unshaped() {
         return Ok(());
     }
@@ -400,7 +514,10 @@ async fn restore_one(runner: &LocalRunner, target: &Target, before: &Observed) -
     let plan = plan::plan_apply(&target.veth, target.veth_ifindex, &previous, &clean, false)?;
     run_plan(runner, &plan, false)
         .await
-        .map_err(|f| ShapingError::Tool { command: f.command, words: f.words })
+        .map_err(|f| ShapingError::Tool {
+            command: f.command,
+            words: f.words,
+        })
 }
 
 async fn current_host_links(runner: &LocalRunner) -> Result<String, ShapingError> {
@@ -415,15 +532,30 @@ async fn checked(runner: &LocalRunner, argv: &[&str]) -> Result<String, ShapingE
     if out.success() {
         Ok(out.stdout)
     } else {
-        Err(ShapingError::Tool { command: argv.join(" "), words: tool_words(&out) })
+        Err(ShapingError::Tool {
+            command: argv.join(" "),
+            words: tool_words(&out),
+        })
     }
 }
 
 /// What a failed tool said, on one line.
 fn tool_words(out: &CommandOutput) -> String {
-    let text = if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr };
-    let words: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-    if words.is_empty() { format!("exit status {}", out.status) } else { words.join(" ") }
+    let text = if out.stderr.trim().is_empty() {
+        &out.stdout
+    } else {
+        &out.stderr
+    };
+    let words: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if words.is_empty() {
+        format!("exit status {}", out.status)
+    } else {
+        words.join(" ")
+    }
 }
 
 /// The fix for a refusal whose cause is known.
@@ -445,13 +577,22 @@ mod tests {
     use super::*;
 
     fn out(stderr: &str) -> CommandOutput {
-        CommandOutput { status: 2, stdout: String::new(), stderr: stderr.to_owned() }
+        CommandOutput {
+            status: 2,
+            stdout: String::new(),
+            stderr: stderr.to_owned(),
+        }
     }
 
     #[test]
     fn tool_words_join_the_tools_lines() {
-        let words = tool_words(&out("Error: Specified qdisc kind is unknown.\nCommand failed -:3\n"));
-        assert_eq!(words, "Error: Specified qdisc kind is unknown. Command failed -:3");
+        let words = tool_words(&out(
+            "Error: Specified qdisc kind is unknown.\nCommand failed -:3\n",
+        ));
+        assert_eq!(
+            words,
+            "Error: Specified qdisc kind is unknown. Command failed -:3"
+        );
         assert_eq!(tool_words(&out("")), "exit status 2");
     }
 
@@ -459,12 +600,21 @@ mod tests {
     fn a_missing_netem_gets_the_modprobe_hint_only_when_netem_was_wanted() {
         let mut wanted = ShapingProfile::default();
         wanted.download.delay_ms = 100.0;
-        assert!(hint_for("Error: Specified qdisc kind is unknown.", &wanted).contains("modprobe sch_netem"));
+        assert!(
+            hint_for("Error: Specified qdisc kind is unknown.", &wanted)
+                .contains("modprobe sch_netem")
+        );
         let rate_only = ShapingProfile {
-            download: DirectionProfile { rate_kbit: 1000, ..Default::default() },
+            download: DirectionProfile {
+                rate_kbit: 1000,
+                ..Default::default()
+            },
             ..Default::default()
         };
-        assert_eq!(hint_for("Error: Specified qdisc kind is unknown.", &rate_only), "");
+        assert_eq!(
+            hint_for("Error: Specified qdisc kind is unknown.", &rate_only),
+            ""
+        );
     }
 
     #[test]

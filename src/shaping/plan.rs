@@ -73,7 +73,11 @@ pub(crate) enum PlanError {
         "{dev} already has a root qdisc {kind} {handle} that Quayside did not create: \
          choose to replace it, or remove it first"
     )]
-    ForeignRoot { dev: String, kind: String, handle: String },
+    ForeignRoot {
+        dev: String,
+        kind: String,
+        handle: String,
+    },
     #[error(
         "{dev} already has an {kind} qdisc that does not redirect to Quayside's IFB: \
          choose to replace it to shape the upload"
@@ -100,7 +104,10 @@ pub(crate) fn plan_apply(
 ) -> Result<ApplyPlan, PlanError> {
     check_device_name(veth)?;
     let ifb = ifb_name(veth_ifindex)?;
-    let mut plan = ApplyPlan { warnings: wanted.validate()?, ..Default::default() };
+    let mut plan = ApplyPlan {
+        warnings: wanted.validate()?,
+        ..Default::default()
+    };
 
     // Download: the veth's root.
     if wanted.download.is_unshaped() {
@@ -134,16 +141,20 @@ pub(crate) fn plan_apply(
         return Ok(plan);
     }
     if !observed.ifb_present {
-        plan.link_steps.push(argv(&["link", "add", &ifb, "type", "ifb"]));
+        plan.link_steps
+            .push(argv(&["link", "add", &ifb, "type", "ifb"]));
         plan.link_steps.push(argv(&["link", "set", &ifb, "up"]));
     }
     // A redirect made for an earlier IFB points at an ifindex that is gone: renew it.
     let redirect_ok = observed.ingress_ours && observed.ifb_present;
     if !redirect_ok {
-        if let Some(ForeignQdisc { kind, .. }) = &observed.foreign_ingress {
-            if !replace_foreign {
-                return Err(PlanError::ForeignIngress { dev: veth.to_owned(), kind: kind.clone() });
-            }
+        if let Some(ForeignQdisc { kind, .. }) = &observed.foreign_ingress
+            && !replace_foreign
+        {
+            return Err(PlanError::ForeignIngress {
+                dev: veth.to_owned(),
+                kind: kind.clone(),
+            });
         }
         if observed.ingress_ours || observed.foreign_ingress.is_some() {
             plan.tc_batch.push(format!("qdisc del dev {veth} ingress"));
@@ -163,7 +174,11 @@ pub(crate) fn plan_apply(
 
 /// Plans removing all of Quayside's shaping from one veth: our root, the ingress qdisc and
 /// the IFB, one step each. A foreign root is left alone.
-pub(crate) fn clear_plan(veth: &str, veth_ifindex: u32, observed: &Observed) -> Result<ClearPlan, PlanError> {
+pub(crate) fn clear_plan(
+    veth: &str,
+    veth_ifindex: u32,
+    observed: &Observed,
+) -> Result<ClearPlan, PlanError> {
     check_device_name(veth)?;
     let ifb = ifb_name(veth_ifindex)?;
     let mut plan = ApplyPlan::default();
@@ -176,13 +191,20 @@ pub(crate) fn clear_plan(veth: &str, veth_ifindex: u32, observed: &Observed) -> 
     if observed.ifb_present {
         plan.cleanup_links.push(argv(&["link", "del", &ifb]));
     }
-    Ok(if plan.is_empty() { ClearPlan::AlreadyClear } else { ClearPlan::Steps(plan) })
+    Ok(if plan.is_empty() {
+        ClearPlan::AlreadyClear
+    } else {
+        ClearPlan::Steps(plan)
+    })
 }
 
 /// The commands of a plan as a user would type them, in the order they run.
 pub(crate) fn render_commands(plan: &ApplyPlan) -> Vec<String> {
     let ip = |steps: &[Vec<String>]| -> Vec<String> {
-        steps.iter().map(|step| format!("ip {}", step.join(" "))).collect()
+        steps
+            .iter()
+            .map(|step| format!("ip {}", step.join(" ")))
+            .collect()
     };
     let mut out = ip(&plan.link_steps);
     out.extend(plan.tc_batch.iter().map(|line| format!("tc {line}")));
@@ -196,7 +218,9 @@ fn tree_lines(dev: &str, p: &DirectionProfile) -> Vec<String> {
     if p.rate_kbit > 0 {
         let rate = format_tc_rate(p.rate_kbit);
         let burst = htb_burst_bytes(p.rate_kbit);
-        lines.push(format!("qdisc add dev {dev} root handle {ROOT_HANDLE} htb default 1"));
+        lines.push(format!(
+            "qdisc add dev {dev} root handle {ROOT_HANDLE} htb default 1"
+        ));
         lines.push(format!(
             "class add dev {dev} parent {ROOT_HANDLE} classid {ROOT_CLASS} htb rate {rate} \
              ceil {rate} burst {burst} cburst {burst}"
@@ -208,7 +232,10 @@ fn tree_lines(dev: &str, p: &DirectionProfile) -> Vec<String> {
             ));
         }
     } else if p.has_impairment() {
-        lines.push(format!("qdisc add dev {dev} root handle {ROOT_HANDLE} {}", netem_args(p)));
+        lines.push(format!(
+            "qdisc add dev {dev} root handle {ROOT_HANDLE} {}",
+            netem_args(p)
+        ));
     }
     lines
 }
@@ -243,7 +270,11 @@ fn netem_args(p: &DirectionProfile) -> String {
 /// (delay + jitter) in full-size packets, doubled for duplicates and small packets), at least
 /// tc's default of 1000 and at most `MAX_NETEM_LIMIT`.
 fn netem_limit_packets(p: &DirectionProfile) -> u64 {
-    let rate_kbit = if p.rate_kbit > 0 { p.rate_kbit } else { ASSUMED_LINE_RATE_KBIT };
+    let rate_kbit = if p.rate_kbit > 0 {
+        p.rate_kbit
+    } else {
+        ASSUMED_LINE_RATE_KBIT
+    };
     let hold_secs = (p.delay_ms + p.jitter_ms) / 1000.0;
     let bytes_in_flight = rate_kbit as f64 * 125.0 * hold_secs;
     let packets = (2.0 * bytes_in_flight / FULL_PACKET_BYTES).ceil();
@@ -271,13 +302,19 @@ fn check_device_name(name: &str) -> Result<(), PlanError> {
         Some("it is longer than 15 bytes")
     } else if name == "." || name == ".." {
         Some("it is a path component")
-    } else if name.chars().any(|c| c.is_whitespace() || c.is_control() || "/:\"'\\#".contains(c)) {
+    } else if name
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "/:\"'\\#".contains(c))
+    {
         Some("it holds a space, control character, quote, '/', ':', '\\' or '#'")
     } else {
         None
     };
     match reason {
-        Some(reason) => Err(PlanError::BadDeviceName { name: name.to_owned(), reason }),
+        Some(reason) => Err(PlanError::BadDeviceName {
+            name: name.to_owned(),
+            reason,
+        }),
         None => Ok(()),
     }
 }
@@ -288,3 +325,5 @@ fn argv(words: &[&str]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upload_tests;

@@ -88,16 +88,25 @@ pub(crate) struct Tolerance {
 }
 
 impl Tolerance {
+    #[cfg(test)]
     /// Exact equality (still treating correlation without jitter as absent).
-    pub(crate) const EXACT: Tolerance =
-        Tolerance { rate_rel: 0.0, time_abs_ms: 0.0, time_rel: 0.0, percent_abs: 0.0 };
+    pub(crate) const EXACT: Tolerance = Tolerance {
+        rate_rel: 0.0,
+        time_abs_ms: 0.0,
+        time_rel: 0.0,
+        percent_abs: 0.0,
+    };
 
     /// What survives a trip through tc and the kernel: rates are printed with at most four
     /// significant digits, times are kept in 64 ns ticks and printed by `tc -j` with six
     /// significant digits (`%g`), percentages are kept as fractions of 2^32 and printed with
     /// six significant digits.
-    pub(crate) const TC_READBACK: Tolerance =
-        Tolerance { rate_rel: 0.01, time_abs_ms: 0.001, time_rel: 1e-5, percent_abs: 1e-4 };
+    pub(crate) const TC_READBACK: Tolerance = Tolerance {
+        rate_rel: 0.01,
+        time_abs_ms: 0.002,
+        time_rel: 1e-5,
+        percent_abs: 1e-4,
+    };
 }
 
 impl DirectionProfile {
@@ -193,14 +202,6 @@ impl ShapingProfile {
         }
     }
 
-    /// The profile of one direction, for editing.
-    pub(crate) fn direction_mut(&mut self, direction: Direction) -> &mut DirectionProfile {
-        match direction {
-            Direction::Download => &mut self.download,
-            Direction::Upload => &mut self.upload,
-        }
-    }
-
     /// True when neither direction asks for anything.
     pub(crate) fn is_unshaped(&self) -> bool {
         self.download.is_unshaped() && self.upload.is_unshaped()
@@ -213,7 +214,11 @@ impl ShapingProfile {
             .filter(|d| !self.direction(*d).is_unshaped())
             .map(|d| format!("{}{}", d.arrow(), self.direction(d).summary()))
             .collect();
-        if parts.is_empty() { "no shaping".to_owned() } else { parts.join(" ") }
+        if parts.is_empty() {
+            "no shaping".to_owned()
+        } else {
+            parts.join(" ")
+        }
     }
 
     /// True when both directions match within `tolerance`.
@@ -224,11 +229,21 @@ impl ShapingProfile {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken expectation"
+)]
 mod tests {
     use super::*;
 
     fn profile(rate_kbit: u64, delay_ms: f64, jitter_ms: f64, loss_pct: f64) -> DirectionProfile {
-        DirectionProfile { rate_kbit, delay_ms, jitter_ms, loss_pct, ..Default::default() }
+        DirectionProfile {
+            rate_kbit,
+            delay_ms,
+            jitter_ms,
+            loss_pct,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -265,13 +280,19 @@ mod tests {
 
     #[test]
     fn correlation_alone_is_not_an_impairment() {
-        let p = DirectionProfile { correlation_pct: 25.0, ..Default::default() };
+        let p = DirectionProfile {
+            correlation_pct: 25.0,
+            ..Default::default()
+        };
         assert!(p.is_unshaped());
     }
 
     #[test]
     fn direction_summary_shows_rate_delay_jitter_and_loss_with_units() {
-        assert_eq!(profile(2000, 100.0, 10.0, 1.0).summary(), "2 Mbit/s 100±10 ms 1% loss");
+        assert_eq!(
+            profile(2000, 100.0, 10.0, 1.0).summary(),
+            "2 Mbit/s 100±10 ms 1% loss"
+        );
         assert_eq!(profile(0, 0.5, 0.0, 0.0).summary(), "0.5 ms");
         let all = DirectionProfile {
             duplicate_pct: 2.0,
@@ -279,7 +300,10 @@ mod tests {
             reorder_pct: 25.0,
             ..profile(512, 10.0, 0.0, 0.0)
         };
-        assert_eq!(all.summary(), "512 kbit/s 10 ms 2% duplicate 0.5% corrupt 25% reorder");
+        assert_eq!(
+            all.summary(),
+            "512 kbit/s 10 ms 2% duplicate 0.5% corrupt 25% reorder"
+        );
     }
 
     #[test]
@@ -299,25 +323,46 @@ mod tests {
         let rounded = profile(1_234_000, 100.0005, 9.9999, 1.00001);
         assert!(wanted.approx_eq(&rounded, &Tolerance::TC_READBACK));
         assert!(!wanted.approx_eq(&rounded, &Tolerance::EXACT));
-        assert!(!wanted.approx_eq(&profile(1_100_000, 100.0, 10.0, 1.0), &Tolerance::TC_READBACK));
-        assert!(!wanted.approx_eq(&profile(1_234_567, 101.0, 10.0, 1.0), &Tolerance::TC_READBACK));
-        assert!(!wanted.approx_eq(&profile(1_234_567, 100.0, 10.0, 1.1), &Tolerance::TC_READBACK));
+        assert!(!wanted.approx_eq(
+            &profile(1_100_000, 100.0, 10.0, 1.0),
+            &Tolerance::TC_READBACK
+        ));
+        assert!(!wanted.approx_eq(
+            &profile(1_234_567, 101.0, 10.0, 1.0),
+            &Tolerance::TC_READBACK
+        ));
+        assert!(!wanted.approx_eq(
+            &profile(1_234_567, 100.0, 10.0, 1.1),
+            &Tolerance::TC_READBACK
+        ));
         assert!(!wanted.approx_eq(&profile(0, 100.0, 10.0, 1.0), &Tolerance::TC_READBACK));
     }
 
     #[test]
     fn approx_eq_ignores_correlation_only_when_there_is_no_jitter() {
-        let a = DirectionProfile { correlation_pct: 25.0, ..profile(0, 10.0, 0.0, 0.0) };
+        let a = DirectionProfile {
+            correlation_pct: 25.0,
+            ..profile(0, 10.0, 0.0, 0.0)
+        };
         let b = profile(0, 10.0, 0.0, 0.0);
         assert!(a.approx_eq(&b, &Tolerance::EXACT));
-        let a_jitter = DirectionProfile { jitter_ms: 1.0, ..a };
-        let b_jitter = DirectionProfile { jitter_ms: 1.0, ..b };
+        let a_jitter = DirectionProfile {
+            jitter_ms: 1.0,
+            ..a
+        };
+        let b_jitter = DirectionProfile {
+            jitter_ms: 1.0,
+            ..b
+        };
         assert!(!a_jitter.approx_eq(&b_jitter, &Tolerance::TC_READBACK));
     }
 
     #[test]
     fn shaping_profile_round_trips_through_json() {
-        let p = ShapingProfile { download: profile(2000, 100.0, 10.0, 1.0), ..Default::default() };
+        let p = ShapingProfile {
+            download: profile(2000, 100.0, 10.0, 1.0),
+            ..Default::default()
+        };
         let text = serde_json::to_string(&p).unwrap();
         let back: ShapingProfile = serde_json::from_str(&text).unwrap();
         assert_eq!(back, p);

@@ -17,8 +17,17 @@ use crate::shaping::units::parse_tc_printed_rate_kbit;
 
 /// Root qdisc kinds the kernel (or `net.core.default_qdisc`) puts on a device by itself, with
 /// handle `0:`; such a root is not "foreign" and is replaced without asking.
-const DEFAULT_ROOT_KINDS: &[&str] =
-    &["noqueue", "noop", "pfifo_fast", "fq_codel", "mq", "pfifo", "fq", "sfq", "cake"];
+const DEFAULT_ROOT_KINDS: &[&str] = &[
+    "noqueue",
+    "noop",
+    "pfifo_fast",
+    "fq_codel",
+    "mq",
+    "pfifo",
+    "fq",
+    "sfq",
+    "cake",
+];
 
 /// A qdisc that Quayside did not create, as tc names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,11 +120,21 @@ impl Observed {
 #[derive(Debug, Error)]
 pub(crate) enum ReadbackError {
     #[error("cannot read tc's qdisc list for {dev}: {source}")]
-    QdiscJson { dev: String, source: serde_json::Error },
+    QdiscJson {
+        dev: String,
+        source: serde_json::Error,
+    },
     #[error("cannot read tc's filter list for {dev}: {source}")]
-    FilterJson { dev: String, source: serde_json::Error },
+    FilterJson {
+        dev: String,
+        source: serde_json::Error,
+    },
     #[error("tc's class list for {dev} has no rate for class {classid}: \"{line}\"")]
-    ClassLine { dev: String, classid: &'static str, line: String },
+    ClassLine {
+        dev: String,
+        classid: &'static str,
+        line: String,
+    },
 }
 
 /// One entry of `tc -s -j qdisc show`.
@@ -161,11 +180,12 @@ pub(crate) fn read_observed(snapshot: &TcSnapshot<'_>) -> Result<Observed, Readb
     // Upload, part one: the ingress qdisc and its redirect.
     if let Some(ingress) = veth.ingress {
         let redirects = match snapshot.ingress_filter_json {
-            Some(text) => redirects_to(text, snapshot.ifb_name)
-                .map_err(|source| ReadbackError::FilterJson {
+            Some(text) => redirects_to(text, snapshot.ifb_name).map_err(|source| {
+                ReadbackError::FilterJson {
                     dev: snapshot.veth_name.to_owned(),
                     source,
-                })?,
+                }
+            })?,
             None => false,
         };
         if redirects && ingress.kind == "ingress" {
@@ -198,13 +218,19 @@ fn read_device(
     text: &DeviceText<'_>,
     notes: &mut Vec<String>,
 ) -> Result<DeviceTree, ReadbackError> {
-    let qdiscs: Vec<QdiscEntry> = serde_json::from_str(text.qdisc_json)
-        .map_err(|source| ReadbackError::QdiscJson { dev: dev.to_owned(), source })?;
+    let qdiscs: Vec<QdiscEntry> =
+        serde_json::from_str(text.qdisc_json).map_err(|source| ReadbackError::QdiscJson {
+            dev: dev.to_owned(),
+            source,
+        })?;
     let mut tree = DeviceTree {
         ingress: qdiscs
             .iter()
             .find(|q| q.parent.as_deref() == Some("ffff:fff1"))
-            .map(|q| ForeignQdisc { kind: q.kind.clone(), handle: q.handle.clone() }),
+            .map(|q| ForeignQdisc {
+                kind: q.kind.clone(),
+                handle: q.handle.clone(),
+            }),
         ..Default::default()
     };
     let Some(root) = qdiscs.iter().find(|q| q.root) else {
@@ -231,7 +257,10 @@ fn read_device(
                 .find(|q| q.parent.as_deref() == Some(ROOT_CLASS) && q.kind == "netem");
             if let Some(netem) = child {
                 if netem.handle != NETEM_HANDLE {
-                    notes.push(format!("{dev}: netem under {ROOT_CLASS} has handle {}", netem.handle));
+                    notes.push(format!(
+                        "{dev}: netem under {ROOT_CLASS} has handle {}",
+                        netem.handle
+                    ));
                 }
                 read_netem(dev, &netem.options, &mut profile, notes);
                 stats.drops += netem.drops;
@@ -246,7 +275,10 @@ fn read_device(
         }
         ("0:", kind) if DEFAULT_ROOT_KINDS.contains(&kind) => return Ok(tree),
         (handle, kind) => {
-            tree.other_root = Some(ForeignQdisc { kind: kind.to_owned(), handle: handle.to_owned() });
+            tree.other_root = Some(ForeignQdisc {
+                kind: kind.to_owned(),
+                handle: handle.to_owned(),
+            });
             return Ok(tree);
         }
     }
@@ -304,10 +336,19 @@ fn read_netem(dev: &str, options: &Value, profile: &mut DirectionProfile, notes:
     let unknown: Vec<&str> = ["loss-state", "loss-gemodel", "rate", "slot"]
         .into_iter()
         .filter(|key| options.get(key).is_some())
-        .chain(options.get("ecn").and_then(Value::as_bool).filter(|on| *on).map(|_| "ecn"))
+        .chain(
+            options
+                .get("ecn")
+                .and_then(Value::as_bool)
+                .filter(|on| *on)
+                .map(|_| "ecn"),
+        )
         .collect();
     if !unknown.is_empty() {
-        notes.push(format!("{dev}: netem also uses {}, which Quayside does not set", unknown.join(", ")));
+        notes.push(format!(
+            "{dev}: netem also uses {}, which Quayside does not set",
+            unknown.join(", ")
+        ));
     }
 }
 

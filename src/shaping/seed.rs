@@ -23,9 +23,16 @@ pub(crate) enum ProfileEdit {
     /// Remove all shaping of the container, both directions.
     Clear,
     /// Set the download rate and, when given, the upload rate (kbit/s, 0 = unlimited).
-    Rate { download_kbit: u64, upload_kbit: Option<u64> },
+    Rate {
+        download_kbit: u64,
+        upload_kbit: Option<u64>,
+    },
     /// Set the download delay, with its jitter and correlation (absent ones become 0).
-    Delay { delay_ms: f64, jitter_ms: f64, correlation_pct: f64 },
+    Delay {
+        delay_ms: f64,
+        jitter_ms: f64,
+        correlation_pct: f64,
+    },
     /// Set one download percentage.
     Percent { field: PercentField, pct: f64 },
 }
@@ -35,13 +42,20 @@ impl ProfileEdit {
     pub(crate) fn apply(&self, profile: &mut ShapingProfile) {
         match self {
             ProfileEdit::Clear => *profile = ShapingProfile::default(),
-            ProfileEdit::Rate { download_kbit, upload_kbit } => {
+            ProfileEdit::Rate {
+                download_kbit,
+                upload_kbit,
+            } => {
                 profile.download.rate_kbit = *download_kbit;
                 if let Some(upload_kbit) = upload_kbit {
                     profile.upload.rate_kbit = *upload_kbit;
                 }
             }
-            ProfileEdit::Delay { delay_ms, jitter_ms, correlation_pct } => {
+            ProfileEdit::Delay {
+                delay_ms,
+                jitter_ms,
+                correlation_pct,
+            } => {
                 profile.download.delay_ms = *delay_ms;
                 profile.download.jitter_ms = *jitter_ms;
                 profile.download.correlation_pct = *correlation_pct;
@@ -62,12 +76,18 @@ impl ProfileEdit {
 
 /// Reads a seed policy (`clear`, `loss`, `delay`, `duplicate`, `corrupt`, `reorder` or its
 /// synonym `retrans`, `rate`) and its value into an edit. A blank value counts as none.
-pub(crate) fn parse_seed_value(policy: &str, value: Option<&str>) -> Result<ProfileEdit, UnitError> {
+pub(crate) fn parse_seed_value(
+    policy: &str,
+    value: Option<&str>,
+) -> Result<ProfileEdit, UnitError> {
     let value = value.map(str::trim).filter(|v| !v.is_empty());
     let percent = |field, name| -> Result<ProfileEdit, UnitError> {
         let tokens = tokens(value, name, "20%")?;
         match tokens.as_slice() {
-            [one] => Ok(ProfileEdit::Percent { field, pct: parse_percent(one)? }),
+            [one] => Ok(ProfileEdit::Percent {
+                field,
+                pct: parse_percent(one)?,
+            }),
             _ => Err(too_many(name, 1, value)),
         }
     };
@@ -75,7 +95,10 @@ pub(crate) fn parse_seed_value(policy: &str, value: Option<&str>) -> Result<Prof
     match policy.trim().to_ascii_lowercase().as_str() {
         "clear" => match value {
             None => Ok(ProfileEdit::Clear),
-            Some(v) => Err(UnitError::UnexpectedValue { policy: "clear", value: v.to_owned() }),
+            Some(v) => Err(UnitError::UnexpectedValue {
+                policy: "clear",
+                value: v.to_owned(),
+            }),
         },
         "loss" => percent(PercentField::Loss, "loss"),
         "duplicate" => percent(PercentField::Duplicate, "duplicate"),
@@ -109,7 +132,9 @@ pub(crate) fn parse_seed_value(policy: &str, value: Option<&str>) -> Result<Prof
                 correlation_pct: correlation.map(parse_percent).transpose()?.unwrap_or(0.0),
             })
         }
-        other => Err(UnitError::UnknownPolicy { policy: other.to_owned() }),
+        other => Err(UnitError::UnknownPolicy {
+            policy: other.to_owned(),
+        }),
     }
 }
 
@@ -133,10 +158,18 @@ fn tokens(
 }
 
 fn too_many(policy: &'static str, max: usize, value: Option<&str>) -> UnitError {
-    UnitError::TooManyValues { policy, max, value: value.unwrap_or_default().to_owned() }
+    UnitError::TooManyValues {
+        policy,
+        max,
+        value: value.unwrap_or_default().to_owned(),
+    }
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken expectation"
+)]
 mod tests {
     use proptest::prelude::*;
 
@@ -151,11 +184,17 @@ mod tests {
     fn rate_with_two_numbers_sets_download_and_upload_kbit() {
         assert_eq!(
             edit("rate", "500 300"),
-            ProfileEdit::Rate { download_kbit: 500, upload_kbit: Some(300) }
+            ProfileEdit::Rate {
+                download_kbit: 500,
+                upload_kbit: Some(300)
+            }
         );
         assert_eq!(
             edit("rate", "2 Mbit/s 512 kbit/s"),
-            ProfileEdit::Rate { download_kbit: 2000, upload_kbit: Some(512) }
+            ProfileEdit::Rate {
+                download_kbit: 2000,
+                upload_kbit: Some(512)
+            }
         );
     }
 
@@ -171,22 +210,37 @@ mod tests {
     fn delay_reads_delay_jitter_and_an_optional_correlation() {
         assert_eq!(
             edit("delay", "100ms"),
-            ProfileEdit::Delay { delay_ms: 100.0, jitter_ms: 0.0, correlation_pct: 0.0 }
+            ProfileEdit::Delay {
+                delay_ms: 100.0,
+                jitter_ms: 0.0,
+                correlation_pct: 0.0
+            }
         );
         assert_eq!(
             edit("delay", "100ms 10ms"),
-            ProfileEdit::Delay { delay_ms: 100.0, jitter_ms: 10.0, correlation_pct: 0.0 }
+            ProfileEdit::Delay {
+                delay_ms: 100.0,
+                jitter_ms: 10.0,
+                correlation_pct: 0.0
+            }
         );
         assert_eq!(
             edit("delay", "100 ms 10 ms 25%"),
-            ProfileEdit::Delay { delay_ms: 100.0, jitter_ms: 10.0, correlation_pct: 25.0 }
+            ProfileEdit::Delay {
+                delay_ms: 100.0,
+                jitter_ms: 10.0,
+                correlation_pct: 25.0
+            }
         );
     }
 
     #[test]
     fn percentage_policies_set_the_download_percentage() {
         for (policy, pick) in [
-            ("loss", (|d: &DirectionProfile| d.loss_pct) as fn(&DirectionProfile) -> f64),
+            (
+                "loss",
+                (|d: &DirectionProfile| d.loss_pct) as fn(&DirectionProfile) -> f64,
+            ),
             ("duplicate", |d| d.duplicate_pct),
             ("corrupt", |d| d.corrupt_pct),
             ("reorder", |d| d.reorder_pct),
@@ -216,18 +270,33 @@ mod tests {
         edit("rate", "500 300").apply(&mut p);
         parse_seed_value("clear", None).unwrap().apply(&mut p);
         assert!(p.is_unshaped());
-        assert_eq!(parse_seed_value("clear", Some("  ")), Ok(ProfileEdit::Clear));
+        assert_eq!(
+            parse_seed_value("clear", Some("  ")),
+            Ok(ProfileEdit::Clear)
+        );
         assert!(matches!(
             parse_seed_value("clear", Some("now")),
-            Err(UnitError::UnexpectedValue { policy: "clear", .. })
+            Err(UnitError::UnexpectedValue {
+                policy: "clear",
+                ..
+            })
         ));
     }
 
     #[test]
     fn bad_policies_and_values_are_typed_errors() {
-        assert!(matches!(parse_seed_value("jam", Some("1")), Err(UnitError::UnknownPolicy { .. })));
-        assert!(matches!(parse_seed_value("loss", None), Err(UnitError::MissingValue { .. })));
-        assert!(matches!(parse_seed_value("rate", Some(" ")), Err(UnitError::MissingValue { .. })));
+        assert!(matches!(
+            parse_seed_value("jam", Some("1")),
+            Err(UnitError::UnknownPolicy { .. })
+        ));
+        assert!(matches!(
+            parse_seed_value("loss", None),
+            Err(UnitError::MissingValue { .. })
+        ));
+        assert!(matches!(
+            parse_seed_value("rate", Some(" ")),
+            Err(UnitError::MissingValue { .. })
+        ));
         assert!(matches!(
             parse_seed_value("loss", Some("1% 2%")),
             Err(UnitError::TooManyValues { max: 1, .. })
@@ -240,9 +309,18 @@ mod tests {
             parse_seed_value("delay", Some("1ms 2ms 3% 4")),
             Err(UnitError::TooManyValues { max: 3, .. })
         ));
-        assert!(matches!(parse_seed_value("loss", Some("150%")), Err(UnitError::OutOfRange { .. })));
-        assert!(matches!(parse_seed_value("delay", Some("-5ms")), Err(UnitError::Negative { .. })));
-        assert!(matches!(parse_seed_value("rate", Some("ms 5")), Err(UnitError::NotANumber { .. })));
+        assert!(matches!(
+            parse_seed_value("loss", Some("150%")),
+            Err(UnitError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            parse_seed_value("delay", Some("-5ms")),
+            Err(UnitError::Negative { .. })
+        ));
+        assert!(matches!(
+            parse_seed_value("rate", Some("ms 5")),
+            Err(UnitError::NotANumber { .. })
+        ));
     }
 
     proptest! {

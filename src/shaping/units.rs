@@ -20,31 +20,51 @@ pub(crate) enum UnitError {
     Empty { example: &'static str },
     /// The text does not start with a number.
     #[error("\"{input}\" is not a number: enter a number with a unit, such as {example}")]
-    NotANumber { input: String, example: &'static str },
+    NotANumber {
+        input: String,
+        example: &'static str,
+    },
     /// A negative number.
     #[error("\"{input}\" is negative: enter 0 or more")]
     Negative { input: String },
     /// A unit that is not known (or not allowed here).
     #[error("\"{input}\" has an unknown unit \"{unit}\": use one of {allowed}")]
-    UnknownUnit { input: String, unit: String, allowed: &'static str },
+    UnknownUnit {
+        input: String,
+        unit: String,
+        allowed: &'static str,
+    },
     /// A number outside what the field accepts.
     #[error("\"{input}\" is out of range: enter a value from {min} to {max}")]
-    OutOfRange { input: String, min: &'static str, max: &'static str },
+    OutOfRange {
+        input: String,
+        min: &'static str,
+        max: &'static str,
+    },
     /// A positive rate below 1 kbit/s, which would otherwise round to "unlimited".
     #[error("\"{input}\" is below 1 kbit/s: the smallest rate is 8 kbit/s")]
     RateBelowOneKbit { input: String },
     /// A seed policy name that is not known.
-    #[error("unknown policy \"{policy}\": use clear, loss, delay, duplicate, corrupt, reorder or rate")]
+    #[error(
+        "unknown policy \"{policy}\": use clear, loss, delay, duplicate, corrupt, reorder or rate"
+    )]
     UnknownPolicy { policy: String },
     /// A seed policy that needs a value got none.
     #[error("{policy} needs a value, such as {example}")]
-    MissingValue { policy: &'static str, example: &'static str },
+    MissingValue {
+        policy: &'static str,
+        example: &'static str,
+    },
     /// A seed policy that takes no value got one.
     #[error("{policy} takes no value, but \"{value}\" was given")]
     UnexpectedValue { policy: &'static str, value: String },
     /// A seed policy got more values than it takes.
     #[error("{policy} takes at most {max} values, but \"{value}\" was given")]
-    TooManyValues { policy: &'static str, max: usize, value: String },
+    TooManyValues {
+        policy: &'static str,
+        max: usize,
+        value: String,
+    },
 }
 
 /// Reads a rate typed by a user into kbit/s (1 kbit = 1000 bit).
@@ -72,7 +92,9 @@ pub(crate) fn parse_rate_kbit(text: &str) -> Result<u64, UnitError> {
         });
     }
     if bits > 0.0 && bits < 1000.0 {
-        return Err(UnitError::RateBelowOneKbit { input: text.trim().to_owned() });
+        return Err(UnitError::RateBelowOneKbit {
+            input: text.trim().to_owned(),
+        });
     }
     Ok((bits / 1000.0).round() as u64)
 }
@@ -123,7 +145,7 @@ fn prefix_scale(prefix: &str) -> Option<f64> {
 /// Writes a rate for tc using bit units only: `Nmbit` when a whole number of Mbit/s, else
 /// `Nkbit`.
 pub(crate) fn format_tc_rate(rate_kbit: u64) -> String {
-    if rate_kbit > 0 && rate_kbit % 1000 == 0 {
+    if rate_kbit > 0 && rate_kbit.is_multiple_of(1000) {
         format!("{}mbit", rate_kbit / 1000)
     } else {
         format!("{rate_kbit}kbit")
@@ -133,7 +155,9 @@ pub(crate) fn format_tc_rate(rate_kbit: u64) -> String {
 /// Reads a rate as tc prints it (`500bit`, `600Kbit`, `2Mbit`, `1Gbit`, `1Tbit`, also the
 /// `-iec` forms such as `1Kibit`) into kbit/s. A positive rate below 1 kbit/s reads as 1.
 pub(crate) fn parse_tc_printed_rate_kbit(text: &str) -> Option<u64> {
-    let (digits, unit) = text.trim().split_at(text.trim().find(|c: char| !c.is_ascii_digit())?);
+    let (digits, unit) = text
+        .trim()
+        .split_at(text.trim().find(|c: char| !c.is_ascii_digit())?);
     let value: f64 = digits.parse().ok()?;
     let scale = match unit {
         "bit" => 1.0,
@@ -201,7 +225,11 @@ pub(crate) fn parse_percent(text: &str) -> Result<f64, UnitError> {
         });
     }
     if !(0.0..=100.0).contains(&number) {
-        return Err(UnitError::OutOfRange { input: text.trim().to_owned(), min: "0%", max: "100%" });
+        return Err(UnitError::OutOfRange {
+            input: text.trim().to_owned(),
+            min: "0%",
+            max: "100%",
+        });
     }
     Ok(number)
 }
@@ -237,7 +265,11 @@ pub(crate) fn format_decimal(value: f64, max_decimals: usize) -> String {
     } else {
         text.as_str()
     };
-    if trimmed == "-0" { "0".to_owned() } else { trimmed.to_owned() }
+    if trimmed == "-0" {
+        "0".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 /// Splits `" 1.5 Mbit/s "` into `(1.5, "Mbit/s")`; the number must be plain decimal and not
@@ -248,17 +280,25 @@ fn split_number<'a>(text: &'a str, example: &'static str) -> Result<(f64, &'a st
         return Err(UnitError::Empty { example });
     }
     if text.starts_with('-') {
-        return Err(UnitError::Negative { input: text.to_owned() });
+        return Err(UnitError::Negative {
+            input: text.to_owned(),
+        });
     }
     let body = text.strip_prefix('+').unwrap_or(text);
-    let end = body.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(body.len());
+    let end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(body.len());
     let (digits, unit) = body.split_at(end);
     if !digits.chars().any(|c| c.is_ascii_digit()) {
-        return Err(UnitError::NotANumber { input: text.to_owned(), example });
+        return Err(UnitError::NotANumber {
+            input: text.to_owned(),
+            example,
+        });
     }
-    let number: f64 = digits
-        .parse()
-        .map_err(|_| UnitError::NotANumber { input: text.to_owned(), example })?;
+    let number: f64 = digits.parse().map_err(|_| UnitError::NotANumber {
+        input: text.to_owned(),
+        example,
+    })?;
     Ok((number, unit.trim()))
 }
 

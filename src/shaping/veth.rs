@@ -34,7 +34,11 @@ pub(crate) enum VethError {
         "the container's {name} pairs with host interface {host_if} (a {kind}), which is not a \
          veth; Quayside never shapes a bridge or a host NIC"
     )]
-    NotVeth { name: String, host_if: String, kind: String },
+    NotVeth {
+        name: String,
+        host_if: String,
+        kind: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,7 +63,10 @@ struct LinkInfo {
 
 impl Link {
     fn kind(&self) -> &str {
-        self.linkinfo.as_ref().and_then(|i| i.info_kind.as_deref()).unwrap_or("device")
+        self.linkinfo
+            .as_ref()
+            .and_then(|i| i.info_kind.as_deref())
+            .unwrap_or("device")
     }
 
     fn is_loopback(&self) -> bool {
@@ -68,7 +75,10 @@ impl Link {
 }
 
 fn parse(text: &str, place: &'static str) -> Result<Vec<Link>, VethError> {
-    serde_json::from_str(text).map_err(|e| VethError::Json { place, detail: e.to_string() })
+    serde_json::from_str(text).map_err(|e| VethError::Json {
+        place,
+        detail: e.to_string(),
+    })
 }
 
 /// Pairs every container interface but loopback with its host veth, in the container's order.
@@ -82,7 +92,10 @@ pub(crate) fn match_interfaces(
     for link in inside.iter().filter(|l| !l.is_loopback()) {
         let kind = link.kind();
         if matches!(kind, "macvlan" | "ipvlan" | "macvtap" | "ipvtap") {
-            return Err(VethError::NoVeth { name: link.ifname.clone(), kind: kind.to_owned() });
+            return Err(VethError::NoVeth {
+                name: link.ifname.clone(),
+                kind: kind.to_owned(),
+            });
         }
         if kind != "veth" {
             // Tunnels and dummies inside the container have no host peer; they carry no
@@ -90,12 +103,18 @@ pub(crate) fn match_interfaces(
             continue;
         }
         let Some(peer) = link.link_index else {
-            return Err(VethError::NoPeer { name: link.ifname.clone(), peer: 0 });
+            return Err(VethError::NoPeer {
+                name: link.ifname.clone(),
+                peer: 0,
+            });
         };
         let host_if = host
             .iter()
             .find(|h| h.ifindex == peer)
-            .ok_or_else(|| VethError::NoPeer { name: link.ifname.clone(), peer })?;
+            .ok_or_else(|| VethError::NoPeer {
+                name: link.ifname.clone(),
+                peer,
+            })?;
         if host_if.kind() != "veth" {
             return Err(VethError::NotVeth {
                 name: link.ifname.clone(),
@@ -123,7 +142,9 @@ mod tests {
     use super::*;
 
     fn host_link(ifindex: u32, name: &str, kind: &str) -> String {
-        format!(r#"{{"ifindex":{ifindex},"ifname":"{name}","link_type":"ether","linkinfo":{{"info_kind":"{kind}"}}}}"#)
+        format!(
+            r#"{{"ifindex":{ifindex},"ifname":"{name}","link_type":"ether","linkinfo":{{"info_kind":"{kind}"}}}}"#
+        )
     }
 
     fn container_link(ifindex: u32, name: &str, peer: u32, mac: &str, kind: &str) -> String {
@@ -132,7 +153,8 @@ mod tests {
         )
     }
 
-    const LOOPBACK: &str = r#"{"ifindex":1,"ifname":"lo","link_type":"loopback","address":"00:00:00:00:00:00"}"#;
+    const LOOPBACK: &str =
+        r#"{"ifindex":1,"ifname":"lo","link_type":"loopback","address":"00:00:00:00:00:00"}"#;
 
     #[test]
     fn peer_indexes_are_matched_as_integers_not_as_text() {
@@ -146,66 +168,111 @@ mod tests {
             host_link(21, "veth-21", "veth"),
             host_link(112, "veth-112", "veth"),
         );
-        let inside = format!("[{LOOPBACK},{}]", container_link(5, "eth0", 2, "02:42:ac:11:00:02", "veth"));
+        let inside = format!(
+            "[{LOOPBACK},{}]",
+            container_link(5, "eth0", 2, "02:42:ac:11:00:02", "veth")
+        );
         let links = match_interfaces(&inside, &host).unwrap_or_default();
         assert_eq!(links.len(), 1);
-        assert_eq!(links.first().map(|l| l.host_veth.as_str()), Some("veth-two"));
+        assert_eq!(
+            links.first().map(|l| l.host_veth.as_str()),
+            Some("veth-two")
+        );
 
-        let inside = format!("[{LOOPBACK},{}]", container_link(5, "eth0", 12, "02:42:ac:11:00:02", "veth"));
+        let inside = format!(
+            "[{LOOPBACK},{}]",
+            container_link(5, "eth0", 12, "02:42:ac:11:00:02", "veth")
+        );
         let links = match_interfaces(&inside, &host).unwrap_or_default();
-        assert_eq!(links.first().map(|l| l.host_veth.as_str()), Some("veth-twelve"));
+        assert_eq!(
+            links.first().map(|l| l.host_veth.as_str()),
+            Some("veth-twelve")
+        );
     }
 
     #[test]
     fn two_networks_give_two_veths_in_the_containers_order() {
-        let host = format!("[{},{}]", host_link(30, "vethA", "veth"), host_link(31, "vethB", "veth"));
+        let host = format!(
+            "[{},{}]",
+            host_link(30, "vethA", "veth"),
+            host_link(31, "vethB", "veth")
+        );
         let inside = format!(
             "[{LOOPBACK},{},{}]",
             container_link(29, "eth0", 31, "02:42:ac:11:00:05", "veth"),
             container_link(30, "eth1", 30, "02:42:ac:12:00:02", "veth"),
         );
         let links = match_interfaces(&inside, &host).unwrap_or_default();
-        let pairs: Vec<(&str, &str)> =
-            links.iter().map(|l| (l.container_if.as_str(), l.host_veth.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = links
+            .iter()
+            .map(|l| (l.container_if.as_str(), l.host_veth.as_str()))
+            .collect();
         assert_eq!(pairs, [("eth0", "vethB"), ("eth1", "vethA")]);
-        assert_eq!(links.get(1).map(|l| l.mac.as_str()), Some("02:42:ac:12:00:02"));
+        assert_eq!(
+            links.get(1).map(|l| l.mac.as_str()),
+            Some("02:42:ac:12:00:02")
+        );
     }
 
     #[test]
     fn wrong_interface_a_bridge_or_nic_is_never_a_target() {
         // A peer index that names the host's bridge must be refused, not shaped.
         let host = format!("[{}]", host_link(3, "docker0", "bridge"));
-        let inside = format!("[{LOOPBACK},{}]", container_link(5, "eth0", 3, "02:42:ac:11:00:02", "veth"));
+        let inside = format!(
+            "[{LOOPBACK},{}]",
+            container_link(5, "eth0", 3, "02:42:ac:11:00:02", "veth")
+        );
         let err = match_interfaces(&inside, &host).err();
-        assert!(matches!(err, Some(VethError::NotVeth { ref host_if, .. }) if host_if == "docker0"), "{err:?}");
+        assert!(
+            matches!(err, Some(VethError::NotVeth { ref host_if, .. }) if host_if == "docker0"),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn macvlan_and_ipvlan_have_no_veth_and_say_so() {
         for kind in ["macvlan", "ipvlan"] {
-            let inside = format!("[{LOOPBACK},{}]", container_link(5, "eth0", 2, "02:00:00:00:00:01", kind));
-            let err = match_interfaces(&inside, "[]").err().map(|e| e.to_string()).unwrap_or_default();
+            let inside = format!(
+                "[{LOOPBACK},{}]",
+                container_link(5, "eth0", 2, "02:00:00:00:00:01", kind)
+            );
+            let err = match_interfaces(&inside, "[]")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains(kind) && err.contains("no veth"), "{err}");
         }
     }
 
     #[test]
     fn a_peer_the_host_does_not_list_is_an_error() {
-        let inside = format!("[{LOOPBACK},{}]", container_link(5, "eth0", 99, "02:00:00:00:00:01", "veth"));
+        let inside = format!(
+            "[{LOOPBACK},{}]",
+            container_link(5, "eth0", 99, "02:00:00:00:00:01", "veth")
+        );
         assert_eq!(
             match_interfaces(&inside, "[]"),
-            Err(VethError::NoPeer { name: "eth0".into(), peer: 99 })
+            Err(VethError::NoPeer {
+                name: "eth0".into(),
+                peer: 99
+            })
         );
     }
 
     #[test]
     fn a_container_with_only_loopback_has_no_links() {
-        assert_eq!(match_interfaces(&format!("[{LOOPBACK}]"), "[]"), Ok(Vec::new()));
+        assert_eq!(
+            match_interfaces(&format!("[{LOOPBACK}]"), "[]"),
+            Ok(Vec::new())
+        );
     }
 
     #[test]
     fn bad_json_is_an_error_naming_where_it_came_from() {
-        let err = match_interfaces("not json", "[]").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = match_interfaces("not json", "[]")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("from the container"), "{err}");
     }
 

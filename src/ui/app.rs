@@ -58,7 +58,10 @@ impl App {
         let hosts = backend
             .hosts()
             .iter()
-            .map(|id| HostView { id: id.clone(), state: HostState::Connecting })
+            .map(|id| HostView {
+                id: id.clone(),
+                state: HostState::Connecting,
+            })
             .collect();
         Self {
             backend,
@@ -89,10 +92,6 @@ impl App {
         }
     }
 
-    pub(crate) fn host_state(&self, host: &HostId) -> Option<&HostState> {
-        self.hosts.iter().find(|h| &h.id == host).map(|h| &h.state)
-    }
-
     /// Selects exactly `key` and asks for its details.
     pub(crate) fn select_only(&mut self, key: ContainerKey) {
         self.selection.clear();
@@ -103,7 +102,11 @@ impl App {
 
     /// The one selected container, if exactly one is selected.
     pub(crate) fn single_selection(&self) -> Option<&ContainerKey> {
-        if self.selection.len() == 1 { self.selection.iter().next() } else { None }
+        if self.selection.len() == 1 {
+            self.selection.iter().next()
+        } else {
+            None
+        }
     }
 
     /// Asks for `action` on every selected container; removal of running ones asks first.
@@ -139,7 +142,8 @@ impl App {
         match event {
             Event::HostStateChanged { host, state } => {
                 if let HostState::Offline { reason, .. } = &state {
-                    self.toasts.error(format!("Host {host} is offline: {reason}"));
+                    self.toasts
+                        .error(format!("Host {host} is offline: {reason}"));
                 }
                 if let Some(view) = self.hosts.iter_mut().find(|h| h.id == host) {
                     view.state = state;
@@ -156,7 +160,10 @@ impl App {
                 }
             }
             Event::ContainerRemoved { host, id } => {
-                let key = ContainerKey { host: host.clone(), id: id.clone() };
+                let key = ContainerKey {
+                    host: host.clone(),
+                    id: id.clone(),
+                };
                 self.store.remove(&host, &id);
                 self.selection.remove(&key);
                 self.details.remove(&key);
@@ -164,7 +171,11 @@ impl App {
             Event::ContainerInspected { details } => {
                 self.details.insert(details.key.clone(), *details);
             }
-            Event::LifecycleFinished { key, action, outcome } => {
+            Event::LifecycleFinished {
+                key,
+                action,
+                outcome,
+            } => {
                 let name = self.display_name(&key);
                 match outcome {
                     Ok(()) => self.toasts.info(format!("{name} {}", action.done_word())),
@@ -177,10 +188,11 @@ impl App {
                 self.network.reported(&key, report);
             }
             Event::ShapingFailed { key, error } => {
-                self.toasts.error(format!("{}: {error}", self.display_name(&key)));
+                self.toasts
+                    .error(format!("{}: {error}", self.display_name(&key)));
                 self.network.failed(&key, error);
             }
-            Event::Failed { error, .. } => self.toasts.error(error),
+            Event::Failed { host, error } => self.toasts.error(format!("Host {host}: {error}")),
         }
     }
 
@@ -197,7 +209,9 @@ impl App {
         self.drain_events();
 
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
-        egui::Panel::left("hosts").default_size(220.0).show(ui, |ui| host_tree::hosts_ui(self, ui));
+        egui::Panel::left("hosts")
+            .default_size(220.0)
+            .show(ui, |ui| host_tree::hosts_ui(self, ui));
         egui::Panel::right("properties")
             .default_size(380.0)
             .show(ui, |ui| details::properties_ui(self, ui));
@@ -207,7 +221,10 @@ impl App {
         self.toasts.ui(ui.ctx());
 
         if let Some(started) = self.started.take() {
-            eprintln!("first frame after {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+            eprintln!(
+                "first frame after {:.1} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
         }
     }
 

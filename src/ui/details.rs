@@ -27,22 +27,28 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
         ui.selectable_value(&mut app.tab, DetailTab::Network, "Network");
     });
     ui.separator();
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| match app.tab {
-        DetailTab::Details => match app.details.get(&key) {
-            Some(details) => details_ui(details, ui),
-            None => {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Reading the container…");
-                });
-            }
-        },
-        DetailTab::Network => network_tab::network_ui(app, &key, ui),
-    });
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| match app.tab {
+            DetailTab::Details => match app.details.get(&key) {
+                Some(details) => details_ui(details, ui),
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Reading the container…");
+                    });
+                }
+            },
+            DetailTab::Network => network_tab::network_ui(app, &key, ui),
+        });
 }
 
 fn actions_ui(app: &mut App, ui: &mut egui::Ui) {
-    let rows: Vec<_> = app.selection.iter().filter_map(|k| app.store.get(k)).collect();
+    let rows: Vec<_> = app
+        .selection
+        .iter()
+        .filter_map(|k| app.store.get(k))
+        .collect();
     let any_running = rows.iter().any(|r| r.state.is_running());
     let any_stopped = rows.iter().any(|r| !r.state.is_running());
     let title = match rows.as_slice() {
@@ -52,16 +58,26 @@ fn actions_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.heading(title);
     let mut action = None;
     ui.horizontal(|ui| {
-        if ui.add_enabled(any_stopped, egui::Button::new("Start")).clicked() {
+        if ui
+            .add_enabled(any_stopped, egui::Button::new("Start"))
+            .clicked()
+        {
             action = Some(Lifecycle::Start);
         }
-        if ui.add_enabled(any_running, egui::Button::new("Stop")).clicked() {
+        if ui
+            .add_enabled(any_running, egui::Button::new("Stop"))
+            .clicked()
+        {
             action = Some(Lifecycle::Stop);
         }
         if ui.button("Restart").clicked() {
             action = Some(Lifecycle::Restart);
         }
-        if ui.button("Remove").on_hover_text("A running container is asked about first").clicked() {
+        if ui
+            .button("Remove")
+            .on_hover_text("A running container is asked about first")
+            .clicked()
+        {
             action = Some(Lifecycle::Remove { force: false });
         }
     });
@@ -71,23 +87,31 @@ fn actions_ui(app: &mut App, ui: &mut egui::Ui) {
 }
 
 fn details_ui(d: &ContainerDetails, ui: &mut egui::Ui) {
-    egui::Grid::new("details_grid").num_columns(2).striped(true).spacing([12.0, 4.0]).show(ui, |ui| {
-        let mut field = |name: &str, value: &str| {
-            ui.strong(name);
-            ui.add(egui::Label::new(value).wrap());
-            ui.end_row();
-        };
-        field("ID", &d.key.id.0);
-        field("Name", &d.name);
-        field("Image", &d.image);
-        field("Command", &d.command);
-        field("Created", &d.created);
-        field("State", d.state.as_str());
-        field("Restart policy", &d.restart_policy);
-        field("Network mode", &d.network_mode);
-        let ports = if d.ports.is_empty() { "none".to_owned() } else { d.ports.join("\n") };
-        field("Ports", &ports);
-    });
+    egui::Grid::new("details_grid")
+        .num_columns(2)
+        .striped(true)
+        .spacing([12.0, 4.0])
+        .show(ui, |ui| {
+            let mut field = |name: &str, value: &str| {
+                ui.strong(name);
+                ui.add(egui::Label::new(value).wrap());
+                ui.end_row();
+            };
+            field("ID", &d.key.id.0);
+            field("Name", &d.name);
+            field("Image", &d.image);
+            field("Command", &d.command);
+            field("Created", &d.created);
+            field("State", d.state.as_str());
+            field("Restart policy", &d.restart_policy);
+            field("Network mode", &d.network_mode);
+            let ports = if d.ports.is_empty() {
+                "none".to_owned()
+            } else {
+                d.ports.join("\n")
+            };
+            field("Ports", &ports);
+        });
 
     ui.add_space(6.0);
     ui.strong("Networks");
@@ -95,7 +119,12 @@ fn details_ui(d: &ContainerDetails, ui: &mut egui::Ui) {
         ui.weak("none");
     }
     for net in &d.networks {
-        ui.label(format!("{}: IP {}  MAC {}", net.network, or_none(&net.ip_address), or_none(&net.mac_address)));
+        ui.label(format!(
+            "{}: IP {}  MAC {}",
+            net.network,
+            or_none(&net.ip_address),
+            or_none(&net.mac_address)
+        ));
     }
 
     ui.add_space(6.0);
@@ -114,7 +143,10 @@ fn details_ui(d: &ContainerDetails, ui: &mut egui::Ui) {
     }
     for m in &d.mounts {
         let mode = if m.read_write { "rw" } else { "ro" };
-        ui.label(format!("{} {} → {} ({mode})", m.kind, m.source, m.destination));
+        ui.label(format!(
+            "{} {} → {} ({mode})",
+            m.kind, m.source, m.destination
+        ));
     }
 }
 
@@ -124,7 +156,9 @@ fn or_none(value: &str) -> &str {
 
 /// Asks before removing running containers; on yes, removes them by force.
 pub(crate) fn confirm_remove_ui(app: &mut App, ctx: &egui::Context) {
-    let Some(keys) = app.confirm_remove.clone() else { return };
+    let Some(keys) = app.confirm_remove.clone() else {
+        return;
+    };
     let names: Vec<String> = keys.iter().map(|k| app.display_name(k)).collect();
     let mut decision = None;
     egui::Modal::new(egui::Id::unique("confirm_remove")).show(ctx, |ui| {
@@ -146,7 +180,10 @@ pub(crate) fn confirm_remove_ui(app: &mut App, ctx: &egui::Context) {
         Some(true) => {
             app.confirm_remove = None;
             for key in keys {
-                app.send(Command::ChangeLifecycle { key, action: Lifecycle::Remove { force: true } });
+                app.send(Command::ChangeLifecycle {
+                    key,
+                    action: Lifecycle::Remove { force: true },
+                });
             }
         }
         Some(false) => app.confirm_remove = None,

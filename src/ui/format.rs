@@ -5,7 +5,11 @@ pub(crate) fn utc_minutes(unix_secs: i64) -> String {
     let days = unix_secs.div_euclid(86_400);
     let secs = unix_secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", secs / 3600, secs % 3600 / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -37,7 +41,11 @@ pub(crate) fn rate(rate_kbit: f64) -> String {
 
 /// A delay in ms as `none` or `100 ms`.
 pub(crate) fn delay(delay_ms: f64) -> String {
-    if delay_ms <= 0.0 { "none".to_owned() } else { format!("{} ms", trim_number(delay_ms)) }
+    if delay_ms <= 0.0 {
+        "none".to_owned()
+    } else {
+        format!("{} ms", trim_number(delay_ms))
+    }
 }
 
 /// A number with at most three decimals and no trailing zeros.

@@ -39,42 +39,54 @@ pub(crate) fn hosts_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.heading("Hosts");
     ui.separator();
     let mut clicked: Option<ContainerKey> = None;
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        for host in &app.hosts {
-            let online = host.state.is_online();
-            let mut names: Vec<(String, ContainerKey, RunState)> = app
-                .store
-                .containers_of(&host.id)
-                .map(|row| (row.name.clone(), row.key(), row.state))
-                .collect();
-            names.sort();
-            let header = egui::RichText::new(format!("{} ({})", host.id, names.len())).strong();
-            egui::CollapsingHeader::new(header)
-                .id_salt(("host", &host.id))
-                .default_open(true)
-                .show(ui, |ui| {
-                    ui.horizontal_wrapped(|ui| {
-                        ui.colored_label(badge_colour(&host.state), "●");
-                        ui.add(egui::Label::new(egui::RichText::new(badge_text(&host.state)).small()).wrap());
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for host in &app.hosts {
+                let online = host.state.is_online();
+                let mut names: Vec<(String, ContainerKey, RunState)> = app
+                    .store
+                    .containers_of(&host.id)
+                    .map(|row| (row.name.clone(), row.key(), row.state))
+                    .collect();
+                names.sort();
+                let header = egui::RichText::new(format!("{} ({})", host.id, names.len())).strong();
+                egui::CollapsingHeader::new(header)
+                    .id_salt(("host", &host.id))
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        ui.horizontal_wrapped(|ui| {
+                            ui.colored_label(badge_colour(&host.state), "●");
+                            ui.add(
+                                egui::Label::new(
+                                    egui::RichText::new(badge_text(&host.state)).small(),
+                                )
+                                .wrap(),
+                            );
+                        });
+                        for (name, key, state) in names {
+                            let mut text = egui::RichText::new(format!("{name}  {state}"));
+                            if !online || !state.is_running() {
+                                text = text.weak();
+                            }
+                            let selected = app.selection.contains(&key);
+                            if ui.selectable_label(selected, text).clicked() {
+                                clicked = Some(key);
+                            }
+                        }
                     });
-                    for (name, key, state) in names {
-                        let mut text = egui::RichText::new(format!("{name}  {state}"));
-                        if !online || !state.is_running() {
-                            text = text.weak();
-                        }
-                        let selected = app.selection.contains(&key);
-                        if ui.selectable_label(selected, text).clicked() {
-                            clicked = Some(key);
-                        }
-                    }
-                });
-        }
-    });
+            }
+        });
     if let Some(key) = clicked {
         app.select_only(key);
     }
-    if app.hosts.iter().any(|h| matches!(h.state, HostState::Offline { .. })) {
+    if app
+        .hosts
+        .iter()
+        .any(|h| matches!(h.state, HostState::Offline { .. }))
+    {
         // The retry countdown on an offline badge moves once a second.
-        ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs(1));
     }
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod app;
 mod details;
+pub(crate) mod fonts;
 pub(crate) mod format;
 mod host_tree;
 mod network_tab;

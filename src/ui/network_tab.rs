@@ -50,10 +50,6 @@ pub(crate) struct NetworkForms {
 }
 
 impl NetworkForms {
-    pub(crate) fn form(&self, key: &ContainerKey) -> Option<&NetworkForm> {
-        self.forms.get(key)
-    }
-
     fn form_mut(&mut self, key: &ContainerKey) -> &mut NetworkForm {
         self.forms.entry(key.clone()).or_insert_with(|| {
             let mut form = NetworkForm::default();
@@ -111,7 +107,9 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     }
     ui.horizontal(|ui| {
         let label = ui.label("Rate");
-        let response = ui.add(egui::TextEdit::singleline(&mut form.rate_text).desired_width(120.0)).labelled_by(label.id);
+        let response = ui
+            .add(egui::TextEdit::singleline(&mut form.rate_text).desired_width(120.0))
+            .labelled_by(label.id);
         if response.lost_focus() {
             match units::parse_rate_kbit(&form.rate_text) {
                 Ok(kbit) => form.profile.download.rate_kbit = kbit,
@@ -133,7 +131,9 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     }
     ui.horizontal(|ui| {
         let label = ui.label("Delay");
-        let response = ui.add(egui::TextEdit::singleline(&mut form.delay_text).desired_width(120.0)).labelled_by(label.id);
+        let response = ui
+            .add(egui::TextEdit::singleline(&mut form.delay_text).desired_width(120.0))
+            .labelled_by(label.id);
         if response.lost_focus() {
             match units::parse_time_ms(&form.delay_text) {
                 Ok(ms) => form.profile.download.delay_ms = ms,
@@ -169,15 +169,18 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     if let Some(error) = &form.error {
         ui.add_space(4.0);
         ui.colored_label(ui.visuals().error_fg_color, error);
-        if error.contains("not created by Quayside") {
-            if ui.button("Replace it").on_hover_text("Delete that qdisc and apply these values").clicked() {
-                form.pending = true;
-                command = Some(Command::ApplyShaping {
-                    key: key.clone(),
-                    profile: form.profile.clone(),
-                    replace_foreign: true,
-                });
-            }
+        if error.contains("not created by Quayside")
+            && ui
+                .button("Replace it")
+                .on_hover_text("Delete that qdisc and apply these values")
+                .clicked()
+        {
+            form.pending = true;
+            command = Some(Command::ApplyShaping {
+                key: key.clone(),
+                profile: form.profile.clone(),
+                replace_foreign: true,
+            });
         }
     }
 
@@ -201,12 +204,14 @@ fn readback_ui(report: &ShapingReport, ui: &mut egui::Ui) {
         ui.add(egui::Label::new(egui::RichText::new(line).monospace()).wrap());
     }
     if !report.commands.is_empty() {
-        egui::CollapsingHeader::new("Commands run").id_salt("commands_run").show(ui, |ui| {
-            let text = report.commands.join("\n");
-            ui.add(egui::Label::new(egui::RichText::new(&text).monospace()).wrap());
-            if ui.button("Copy").clicked() {
-                ui.ctx().copy_text(text);
-            }
-        });
+        egui::CollapsingHeader::new("Commands run")
+            .id_salt("commands_run")
+            .show(ui, |ui| {
+                let text = report.commands.join("\n");
+                ui.add(egui::Label::new(egui::RichText::new(&text).monospace()).wrap());
+                if ui.button("Copy").clicked() {
+                    ui.ctx().copy_text(text);
+                }
+            });
     }
 }

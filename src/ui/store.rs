@@ -97,9 +97,13 @@ impl ContainerStore {
     }
 
     pub(crate) fn remove(&mut self, host: &HostId, id: &ContainerId) {
-        let key = ContainerKey { host: host.clone(), id: id.clone() };
+        let key = ContainerKey {
+            host: host.clone(),
+            id: id.clone(),
+        };
         if self.index.remove(&key).is_some() {
-            self.rows.retain(|row| row.host != key.host || row.id != key.id);
+            self.rows
+                .retain(|row| row.host != key.host || row.id != key.id);
             self.reindex();
         }
     }
@@ -157,8 +161,12 @@ impl ContainerStore {
     }
 
     fn reindex(&mut self) {
-        self.index =
-            self.rows.iter().enumerate().map(|(i, row)| (row.key(), i)).collect();
+        self.index = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (row.key(), i))
+            .collect();
         self.view_stale = true;
     }
 
@@ -216,13 +224,23 @@ mod tests {
 
     fn names(store: &mut ContainerStore) -> Vec<String> {
         let view = store.view().to_vec();
-        (0..view.len()).filter_map(|i| store.view_row(i)).map(|r| r.name.clone()).collect()
+        (0..view.len())
+            .filter_map(|i| store.view_row(i))
+            .map(|r| r.name.clone())
+            .collect()
     }
 
     #[test]
     fn sorting_twice_by_one_column_reverses_it() {
         let mut store = ContainerStore::default();
-        store.replace_host(&HostId::local(), vec![row("local", "b", 2), row("local", "a", 3), row("local", "c", 1)]);
+        store.replace_host(
+            &HostId::local(),
+            vec![
+                row("local", "b", 2),
+                row("local", "a", 3),
+                row("local", "c", 1),
+            ],
+        );
         store.sort_by(Column::Created);
         assert_eq!(names(&mut store), ["c", "b", "a"]);
         store.sort_by(Column::Created);
@@ -232,7 +250,10 @@ mod tests {
     #[test]
     fn filter_matches_any_shown_field_ignoring_case() {
         let mut store = ContainerStore::default();
-        store.replace_host(&HostId::local(), vec![row("local", "Web-1", 1), row("local", "db", 2)]);
+        store.replace_host(
+            &HostId::local(),
+            vec![row("local", "Web-1", 1), row("local", "db", 2)],
+        );
         store.set_filter("WEB");
         assert_eq!(names(&mut store), ["Web-1"]);
         store.set_filter("");
@@ -256,7 +277,10 @@ mod tests {
         changed.state = RunState::Exited;
         store.upsert(changed.clone());
         assert_eq!(store.len(), 1);
-        assert_eq!(store.get(&changed.key()).map(|r| r.state), Some(RunState::Exited));
+        assert_eq!(
+            store.get(&changed.key()).map(|r| r.state),
+            Some(RunState::Exited)
+        );
         store.remove(&changed.host, &changed.id);
         assert_eq!(store.len(), 0);
         assert!(store.get(&changed.key()).is_none());

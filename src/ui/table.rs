@@ -22,15 +22,23 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
     let view_len = app.store.view().len();
     if view_len == 0 {
         ui.centered_and_justified(|ui| {
-            ui.weak(if app.store.len() == 0 { "No containers yet" } else { "No container matches the filter" });
+            ui.weak(if app.store.len() == 0 {
+                "No containers yet"
+            } else {
+                "No container matches the filter"
+            });
         });
         return;
     }
 
     let mut sort_click = None;
     let mut row_click = None;
-    let offline_hosts: Vec<_> =
-        app.hosts.iter().filter(|h| !h.state.is_online()).map(|h| h.id.clone()).collect();
+    let offline_hosts: Vec<_> = app
+        .hosts
+        .iter()
+        .filter(|h| !h.state.is_online())
+        .map(|h| h.id.clone())
+        .collect();
     let sort = app.store.sort();
 
     TableBuilder::new(ui)
@@ -50,12 +58,16 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
             for column in Column::ALL {
                 header.col(|ui| {
                     let arrow = match sort {
-                        Some((c, true)) if c == column => " ⏶",
-                        Some((c, false)) if c == column => " ⏷",
+                        Some((c, true)) if c == column => " ▲",
+                        Some((c, false)) if c == column => " ▼",
                         _ => "",
                     };
                     let title = egui::RichText::new(format!("{}{arrow}", column.title())).strong();
-                    if ui.add(egui::Button::new(title).frame(false)).on_hover_text("Sort by this column").clicked() {
+                    if ui
+                        .add(egui::Button::new(title).frame(false))
+                        .on_hover_text("Sort by this column")
+                        .clicked()
+                    {
                         sort_click = Some(column);
                     }
                 });
@@ -64,7 +76,9 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
         .body(|body| {
             body.rows(ROW_HEIGHT, view_len, |mut row| {
                 let i = row.index();
-                let Some(c) = app.store.view_row(i) else { return };
+                let Some(c) = app.store.view_row(i) else {
+                    return;
+                };
                 let key = c.key();
                 let selected = app.selection.contains(&key);
                 row.set_selected(selected);
@@ -117,12 +131,11 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
     }
     match row_click {
         Some(RowClick::Only(key)) => app.select_only(key),
-        Some(RowClick::Toggle(key)) => {
-            if !app.selection.remove(&key) {
-                app.selection.insert(key.clone());
-                app.anchor = Some(key);
-            }
+        Some(RowClick::Toggle(key)) if !app.selection.remove(&key) => {
+            app.selection.insert(key.clone());
+            app.anchor = Some(key);
         }
+        Some(RowClick::Toggle(_)) => {}
         Some(RowClick::Extend(to)) => extend_selection(app, to),
         None => {}
     }
@@ -134,8 +147,13 @@ fn extend_selection(app: &mut App, to: usize) {
     let from = app
         .anchor
         .as_ref()
-        .and_then(|anchor| (0..len).find(|&i| app.store.view_row(i).is_some_and(|r| &r.key() == anchor)))
+        .and_then(|anchor| {
+            (0..len).find(|&i| app.store.view_row(i).is_some_and(|r| &r.key() == anchor))
+        })
         .unwrap_or(to);
     let (lo, hi) = if from <= to { (from, to) } else { (to, from) };
-    app.selection = (lo..=hi).filter_map(|i| app.store.view_row(i)).map(|r| r.key()).collect();
+    app.selection = (lo..=hi)
+        .filter_map(|i| app.store.view_row(i))
+        .map(|r| r.key())
+        .collect();
 }

@@ -39,16 +39,19 @@ impl Toasts {
     }
 
     fn push(&mut self, text: String, kind: ToastKind) {
-        let secs = if kind == ToastKind::Error { ERROR_SECS } else { INFO_SECS };
-        self.shown.push(Toast { text, kind, until: Instant::now() + Duration::from_secs(secs) });
+        let secs = if kind == ToastKind::Error {
+            ERROR_SECS
+        } else {
+            INFO_SECS
+        };
+        self.shown.push(Toast {
+            text,
+            kind,
+            until: Instant::now() + Duration::from_secs(secs),
+        });
         if self.shown.len() > MAX_SHOWN {
             self.shown.remove(0);
         }
-    }
-
-    /// The texts shown now, oldest first.
-    pub(crate) fn texts(&self) -> impl Iterator<Item = (&str, ToastKind)> {
-        self.shown.iter().map(|t| (t.text.as_str(), t.kind))
     }
 
     pub(crate) fn ui(&mut self, ctx: &egui::Context) {
@@ -68,17 +71,26 @@ impl Toasts {
                 let mut dismissed = None;
                 for (i, toast) in self.shown.iter().enumerate() {
                     let (fill, stroke) = match toast.kind {
-                        ToastKind::Info => (ui.visuals().extreme_bg_color, ui.visuals().widgets.noninteractive.bg_stroke),
-                        ToastKind::Error => (egui::Color32::from_rgb(70, 20, 20), egui::Stroke::new(1.0, egui::Color32::from_rgb(200, 80, 80))),
+                        ToastKind::Info => (
+                            ui.visuals().extreme_bg_color,
+                            ui.visuals().widgets.noninteractive.bg_stroke,
+                        ),
+                        ToastKind::Error => (
+                            egui::Color32::from_rgb(70, 20, 20),
+                            egui::Stroke::new(1.0, egui::Color32::from_rgb(200, 80, 80)),
+                        ),
                     };
-                    egui::Frame::popup(ui.style()).fill(fill).stroke(stroke).show(ui, |ui| {
-                        ui.horizontal(|ui| {
-                            ui.add(egui::Label::new(&toast.text).wrap());
-                            if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
-                                dismissed = Some(i);
-                            }
+                    egui::Frame::popup(ui.style())
+                        .fill(fill)
+                        .stroke(stroke)
+                        .show(ui, |ui| {
+                            ui.horizontal(|ui| {
+                                ui.add(egui::Label::new(&toast.text).wrap());
+                                if ui.small_button("×").on_hover_text("Dismiss").clicked() {
+                                    dismissed = Some(i);
+                                }
+                            });
                         });
-                    });
                 }
                 if let Some(i) = dismissed {
                     self.shown.remove(i);

@@ -2,7 +2,12 @@
 //! themselves, the `quayside` binary, and independent looks at the kernel (`ip`, `tc`,
 //! `nsenter`) to check what Quayside reports against.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
@@ -18,13 +23,24 @@ pub fn lab_image() -> String {
 /// A name no other test uses: the test's own word, this process's id, a counter.
 pub fn unique_name(word: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!("qs-test-{word}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "qs-test-{word}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Runs the `docker` CLI and returns its output, failing the test on a non-zero exit.
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker CLI runs");
-    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -66,19 +82,34 @@ impl TestContainer {
     }
 
     pub fn pid(&self) -> u32 {
-        self.inspect("{{.State.Pid}}").parse().expect("pid is a number")
+        self.inspect("{{.State.Pid}}")
+            .parse()
+            .expect("pid is a number")
     }
 
     /// The host-side veth of every interface of the container, found independently of
     /// Quayside: (container interface, its peer index, host interface with that ifindex).
     pub fn host_veths(&self) -> Vec<(String, u64, String)> {
-        let inside = run_ok("nsenter", &["-t", &self.pid().to_string(), "-n", "ip", "-j", "link", "show"]);
+        let inside = run_ok(
+            "nsenter",
+            &[
+                "-t",
+                &self.pid().to_string(),
+                "-n",
+                "ip",
+                "-j",
+                "link",
+                "show",
+            ],
+        );
         let host = run_ok("ip", &["-j", "link", "show"]);
         let inside: serde_json::Value = serde_json::from_str(&inside).unwrap();
         let host: serde_json::Value = serde_json::from_str(&host).unwrap();
         let mut found = Vec::new();
         for link in inside.as_array().unwrap() {
-            let Some(peer) = link["link_index"].as_u64() else { continue };
+            let Some(peer) = link["link_index"].as_u64() else {
+                continue;
+            };
             let name = link["ifname"].as_str().unwrap().to_owned();
             let host_if = host
                 .as_array()
@@ -96,7 +127,10 @@ impl TestContainer {
 
 impl Drop for TestContainer {
     fn drop(&mut self) {
-        Command::new("docker").args(["rm", "-f", &self.name]).output().ok();
+        Command::new("docker")
+            .args(["rm", "-f", &self.name])
+            .output()
+            .ok();
     }
 }
 
@@ -115,20 +149,33 @@ impl TestNetwork {
 
 impl Drop for TestNetwork {
     fn drop(&mut self) {
-        Command::new("docker").args(["network", "rm", &self.name]).output().ok();
+        Command::new("docker")
+            .args(["network", "rm", &self.name])
+            .output()
+            .ok();
     }
 }
 
 /// Runs a command, failing the test unless it succeeds; returns its stdout.
 pub fn run_ok(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().expect("command runs");
-    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .expect("command runs");
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs the `quayside` binary built for these tests.
 pub fn quayside(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_quayside")).args(args).output().expect("quayside runs")
+    Command::new(env!("CARGO_BIN_EXE_quayside"))
+        .args(args)
+        .output()
+        .expect("quayside runs")
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -142,7 +189,12 @@ pub fn stderr(out: &Output) -> String {
 /// Runs `quayside` and fails the test on a non-zero exit; returns stdout.
 pub fn quayside_ok(args: &[&str]) -> String {
     let out = quayside(args);
-    assert!(out.status.success(), "quayside {args:?} failed: {}{}", stdout(&out), stderr(&out));
+    assert!(
+        out.status.success(),
+        "quayside {args:?} failed: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
     stdout(&out)
 }
 
@@ -186,9 +238,15 @@ pub fn send_and_measure_kbit(port: u16, bytes: usize) -> f64 {
     }
     stream.shutdown(Shutdown::Write).expect("half-close");
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("the receiver answers");
+    stream
+        .read_to_string(&mut answer)
+        .expect("the receiver answers");
     let elapsed = start.elapsed().as_secs_f64();
-    assert_eq!(answer.trim(), bytes.to_string(), "the receiver counted every byte");
+    assert_eq!(
+        answer.trim(),
+        bytes.to_string(),
+        "the receiver counted every byte"
+    );
     bytes as f64 * 8.0 / 1000.0 / elapsed
 }
 
@@ -212,7 +270,11 @@ pub fn connect_retrying(port: u16) -> TcpStream {
 pub fn receiver(word: &str) -> (TestContainer, u16) {
     let port = free_port();
     let publish = format!("127.0.0.1:{port}:9000");
-    let c = TestContainer::run(word, &["-p", &publish], &["sh", "-c", "while true; do nc -l -p 9000 -e wc -c; done"]);
+    let c = TestContainer::run(
+        word,
+        &["-p", &publish],
+        &["sh", "-c", "while true; do nc -l -p 9000 -e wc -c; done"],
+    );
     (c, port)
 }
 
@@ -227,7 +289,10 @@ pub fn kernel_has_netem() -> bool {
     let ns = unique_name("netem-probe");
     run_ok("ip", &["netns", "add", &ns]);
     let ok = Command::new("ip")
-        .args(["netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"])
+        .args([
+            "netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay",
+            "1ms",
+        ])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);

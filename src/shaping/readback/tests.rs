@@ -2,6 +2,11 @@
 //! written from iproute2 6.1's source (q_netem.c, q_htb.c, tc_qdisc.c, tc_class.c,
 //! m_mirred.c, json_print.c), since this kernel has no netem and no qdisc may be changed here.
 
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken expectation"
+)]
+
 use super::*;
 
 /// Real: `tc -s -j qdisc show dev lo` on this machine.
@@ -32,7 +37,10 @@ const FILTER_OURS: &str = r#"[{"protocol":"all","pref":1,"kind":"u32","chain":0}
 fn snapshot<'a>(qdisc_json: &'a str, class_text: &'a str) -> TcSnapshot<'a> {
     TcSnapshot {
         veth_name: "veth1a2b3c",
-        veth: DeviceText { qdisc_json, class_text },
+        veth: DeviceText {
+            qdisc_json,
+            class_text,
+        },
         ingress_filter_json: None,
         ifb_name: "qs-ifb12",
         ifb: None,
@@ -61,7 +69,12 @@ fn an_htb_tree_with_netem_reads_back_rate_delay_jitter_correlation_and_loss() {
     assert_eq!(observed.download, Some(expected));
     assert_eq!(
         observed.download_stats,
-        Some(QdiscStats { bytes: 123_456, packets: 100, drops: 4, overlimits: 42 })
+        Some(QdiscStats {
+            bytes: 123_456,
+            packets: 100,
+            drops: 4,
+            overlimits: 42
+        })
     );
     assert!(observed.foreign_root.is_none());
     assert!(observed.notes.is_empty(), "{:?}", observed.notes);
@@ -72,7 +85,10 @@ fn netem_alone_at_our_root_reads_every_percentage_from_fractions() {
     let observed = read_observed(&snapshot(NETEM_ROOT, "")).unwrap();
     let d = observed.download.unwrap();
     assert_eq!((d.rate_kbit, d.delay_ms, d.jitter_ms), (0, 10.0, 0.0));
-    assert_eq!((d.loss_pct, d.duplicate_pct, d.reorder_pct, d.corrupt_pct), (30.0, 0.5, 25.0, 0.001));
+    assert_eq!(
+        (d.loss_pct, d.duplicate_pct, d.reorder_pct, d.corrupt_pct),
+        (30.0, 0.5, 25.0, 0.001)
+    );
     assert_eq!(observed.download_stats, Some(QdiscStats::default()));
 }
 
@@ -92,7 +108,10 @@ fn k1_a_hand_made_root_is_foreign() {
     assert_eq!(observed.download, None);
     assert_eq!(
         observed.foreign_root,
-        Some(ForeignQdisc { kind: "netem".into(), handle: "8001:".into() })
+        Some(ForeignQdisc {
+            kind: "netem".into(),
+            handle: "8001:".into()
+        })
     );
 }
 
@@ -102,7 +121,12 @@ fn default_roots_of_multiqueue_devices_are_not_foreign() {
     assert_eq!(observed, Observed::default());
     // The same kind with a handle someone chose is not a default any more.
     let chosen = r#"[{"kind":"fq_codel","handle":"1:","root":true,"options":{}}]"#;
-    assert!(read_observed(&snapshot(chosen, "")).unwrap().foreign_root.is_some());
+    assert!(
+        read_observed(&snapshot(chosen, ""))
+            .unwrap()
+            .foreign_root
+            .is_some()
+    );
 }
 
 #[test]
@@ -117,24 +141,41 @@ fn an_ingress_that_redirects_to_our_ifb_is_ours() {
 #[test]
 fn an_ingress_without_our_redirect_is_foreign() {
     let mut snap = snapshot(HTB_NETEM, HTB_CLASS);
-    for filter in [None, Some("[]"), Some(&FILTER_OURS.replace("qs-ifb12", "qs-ifb13")[..])] {
+    for filter in [
+        None,
+        Some("[]"),
+        Some(&FILTER_OURS.replace("qs-ifb12", "qs-ifb13")[..]),
+    ] {
         snap.ingress_filter_json = filter;
         let observed = read_observed(&snap).unwrap();
         assert!(!observed.ingress_ours, "{filter:?}");
-        assert_eq!(observed.foreign_ingress.map(|q| q.kind), Some("ingress".to_owned()));
+        assert_eq!(
+            observed.foreign_ingress.map(|q| q.kind),
+            Some("ingress".to_owned())
+        );
     }
 }
 
 #[test]
 fn the_ifb_tree_is_the_upload_and_counts_only_with_the_redirect() {
     let mut snap = snapshot(LO_REAL, "");
-    snap.ifb = Some(DeviceText { qdisc_json: HTB_NETEM, class_text: HTB_CLASS });
+    snap.ifb = Some(DeviceText {
+        qdisc_json: HTB_NETEM,
+        class_text: HTB_CLASS,
+    });
     let observed = read_observed(&snap).unwrap();
     assert!(observed.ifb_present);
     assert_eq!(observed.upload.as_ref().map(|u| u.rate_kbit), Some(2000));
     assert_eq!(observed.effective_upload(), None);
     assert_eq!(observed.shaping().summary(), "no shaping");
-    assert!(observed.notes.iter().any(|n| n.contains("does not redirect")), "{:?}", observed.notes);
+    assert!(
+        observed
+            .notes
+            .iter()
+            .any(|n| n.contains("does not redirect")),
+        "{:?}",
+        observed.notes
+    );
 }
 
 #[test]
@@ -152,7 +193,11 @@ fn a_missing_class_is_a_note_and_a_class_without_rate_is_an_error() {
 fn netem_features_quayside_never_sets_are_noted() {
     let json = r#"[{"kind":"netem","handle":"7173:","root":true,"options":{"limit":1000,"rate":{"rate":125000,"packetoverhead":0,"cellsize":0,"celloverhead":0},"ecn":true,"gap":0}}]"#;
     let observed = read_observed(&snapshot(json, "")).unwrap();
-    assert!(observed.notes.iter().any(|n| n.contains("rate, ecn")), "{:?}", observed.notes);
+    assert!(
+        observed.notes.iter().any(|n| n.contains("rate, ecn")),
+        "{:?}",
+        observed.notes
+    );
 }
 
 #[test]
@@ -161,5 +206,30 @@ fn text_that_is_not_tc_json_is_an_error_naming_the_device() {
     assert!(err.to_string().contains("veth1a2b3c"), "{err}");
     let mut snap = snapshot(HTB_NETEM, HTB_CLASS);
     snap.ingress_filter_json = Some("{");
-    assert!(matches!(read_observed(&snap), Err(ReadbackError::FilterJson { .. })));
+    assert!(matches!(
+        read_observed(&snap),
+        Err(ReadbackError::FilterJson { .. })
+    ));
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn no_text_makes_the_reader_panic(
+            qdisc in "\\PC{0,60}",
+            class in "(class htb 7173:1 \\PC{0,30}|\\PC{0,40})",
+            filter in proptest::option::of("\\PC{0,30}"),
+        ) {
+            let mut snap = snapshot(&qdisc, &class);
+            snap.ingress_filter_json = filter.as_deref();
+            let _ = read_observed(&snap);
+            // Well-formed JSON with our handle reaches the class and netem readers too.
+            let json = r#"[{"kind":"htb","handle":"7173:","root":true,"options":{}}]"#;
+            let _ = read_observed(&snapshot(json, &class));
+        }
+    }
 }

@@ -1,3 +1,10 @@
+//! Parsers and printers of rates, times and percentages, with K8 and K9 regressions.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on a broken expectation"
+)]
+
 use proptest::prelude::*;
 
 use super::*;
@@ -53,27 +60,75 @@ fn k8_tc_rates_use_bit_units_only() {
 #[test]
 fn bad_rates_are_rejected_with_a_reason() {
     assert!(matches!(parse_rate_kbit(""), Err(UnitError::Empty { .. })));
-    assert!(matches!(parse_rate_kbit("   "), Err(UnitError::Empty { .. })));
-    assert!(matches!(parse_rate_kbit("-5kbit"), Err(UnitError::Negative { .. })));
-    assert!(matches!(parse_rate_kbit("NaN"), Err(UnitError::NotANumber { .. })));
-    assert!(matches!(parse_rate_kbit("inf"), Err(UnitError::NotANumber { .. })));
-    assert!(matches!(parse_rate_kbit("fast"), Err(UnitError::NotANumber { .. })));
-    assert!(matches!(parse_rate_kbit("."), Err(UnitError::NotANumber { .. })));
-    assert!(matches!(parse_rate_kbit("1.2.3kbit"), Err(UnitError::NotANumber { .. })));
-    assert!(matches!(parse_rate_kbit("5 furlongs"), Err(UnitError::UnknownUnit { .. })));
-    assert!(matches!(parse_rate_kbit("5xbit"), Err(UnitError::UnknownUnit { .. })));
-    assert!(matches!(parse_rate_kbit("5 /s"), Err(UnitError::UnknownUnit { .. })));
-    assert!(matches!(parse_rate_kbit("5 kibit"), Err(UnitError::UnknownUnit { .. })));
-    assert!(matches!(parse_rate_kbit("2tbit"), Err(UnitError::OutOfRange { .. })));
-    assert!(matches!(parse_rate_kbit("1e3kbit"), Err(UnitError::UnknownUnit { .. })));
+    assert!(matches!(
+        parse_rate_kbit("   "),
+        Err(UnitError::Empty { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("-5kbit"),
+        Err(UnitError::Negative { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("NaN"),
+        Err(UnitError::NotANumber { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("inf"),
+        Err(UnitError::NotANumber { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("fast"),
+        Err(UnitError::NotANumber { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("."),
+        Err(UnitError::NotANumber { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("1.2.3kbit"),
+        Err(UnitError::NotANumber { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("5 furlongs"),
+        Err(UnitError::UnknownUnit { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("5xbit"),
+        Err(UnitError::UnknownUnit { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("5 /s"),
+        Err(UnitError::UnknownUnit { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("5 kibit"),
+        Err(UnitError::UnknownUnit { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("2tbit"),
+        Err(UnitError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("1e3kbit"),
+        Err(UnitError::UnknownUnit { .. })
+    ));
 }
 
 /// K9: `rate 1 bit/s` must not round to 0 (= unlimited).
 #[test]
 fn k9_a_rate_below_one_kbit_is_an_error_not_unlimited() {
-    assert!(matches!(parse_rate_kbit("1bit"), Err(UnitError::RateBelowOneKbit { .. })));
-    assert!(matches!(parse_rate_kbit("1 bit/s"), Err(UnitError::RateBelowOneKbit { .. })));
-    assert!(matches!(parse_rate_kbit("0.5"), Err(UnitError::RateBelowOneKbit { .. })));
+    assert!(matches!(
+        parse_rate_kbit("1bit"),
+        Err(UnitError::RateBelowOneKbit { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("1 bit/s"),
+        Err(UnitError::RateBelowOneKbit { .. })
+    ));
+    assert!(matches!(
+        parse_rate_kbit("0.5"),
+        Err(UnitError::RateBelowOneKbit { .. })
+    ));
 }
 
 #[test]
@@ -115,10 +170,22 @@ fn times_are_read_into_milliseconds() {
 #[test]
 fn bad_times_are_rejected_with_a_reason() {
     assert!(matches!(parse_time_ms(""), Err(UnitError::Empty { .. })));
-    assert!(matches!(parse_time_ms("-1ms"), Err(UnitError::Negative { .. })));
-    assert!(matches!(parse_time_ms("soon"), Err(UnitError::NotANumber { .. })));
-    assert!(matches!(parse_time_ms("5 minutes"), Err(UnitError::UnknownUnit { .. })));
-    assert!(matches!(parse_time_ms("100000s"), Err(UnitError::OutOfRange { .. })));
+    assert!(matches!(
+        parse_time_ms("-1ms"),
+        Err(UnitError::Negative { .. })
+    ));
+    assert!(matches!(
+        parse_time_ms("soon"),
+        Err(UnitError::NotANumber { .. })
+    ));
+    assert!(matches!(
+        parse_time_ms("5 minutes"),
+        Err(UnitError::UnknownUnit { .. })
+    ));
+    assert!(matches!(
+        parse_time_ms("100000s"),
+        Err(UnitError::OutOfRange { .. })
+    ));
 }
 
 #[test]
@@ -142,10 +209,22 @@ fn percentages_are_read_with_or_without_the_sign() {
 /// K9: `loss 150%` is refused before anything reaches tc.
 #[test]
 fn k9_percentages_outside_0_to_100_are_rejected() {
-    assert!(matches!(parse_percent("150%"), Err(UnitError::OutOfRange { .. })));
-    assert!(matches!(parse_percent("-1%"), Err(UnitError::Negative { .. })));
-    assert!(matches!(parse_percent("20 percent"), Err(UnitError::UnknownUnit { .. })));
-    assert!(matches!(parse_percent("%"), Err(UnitError::NotANumber { .. })));
+    assert!(matches!(
+        parse_percent("150%"),
+        Err(UnitError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        parse_percent("-1%"),
+        Err(UnitError::Negative { .. })
+    ));
+    assert!(matches!(
+        parse_percent("20 percent"),
+        Err(UnitError::UnknownUnit { .. })
+    ));
+    assert!(matches!(
+        parse_percent("%"),
+        Err(UnitError::NotANumber { .. })
+    ));
 }
 
 #[test]

@@ -1,0 +1,237 @@
+//! The real window (`App`) driven with egui_kittest against the real Docker engine and the
+//! kernel's tc: rows follow the engine, buttons act on it, the Network tab shapes for real.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestContainer, docker, run_ok};
+use eframe::egui;
+use eframe::egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+
+use quayside::App;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
+    let handle = rt.handle().clone();
+    Harness::builder()
+        .with_size(egui::vec2(1500.0, 900.0))
+        .build_eframe(move |cc| quayside::testing::local_app(&handle, &cc.egui_ctx))
+}
+
+/// Steps the window in real time until `check` holds, at most `limit`.
+fn step_until(
+    h: &mut Harness<'static, App>,
+    limit: Duration,
+    check: impl Fn(&Harness<'static, App>) -> bool,
+) -> bool {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if check(h) {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Narrows the table to rows matching `text`, so that the row is in sight.
+fn filter(h: &mut Harness<'static, App>, text: &str) {
+    h.get_by_role_and_label(Role::TextInput, "Filter").focus();
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, "Filter")
+        .type_text(text);
+    h.step();
+}
+
+fn has_label(h: &Harness<'static, App>, label: &str) -> bool {
+    h.query_all_by_label(label).next().is_some()
+}
+
+#[test]
+fn selecting_a_row_and_pressing_stop_shows_the_container_exited() {
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-stop");
+    filter(&mut h, &c.name);
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| has_label(h, &c.name)),
+        "the row appears"
+    );
+
+    h.get_all_by_label(&c.name).next().unwrap().click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| has_label(
+            h,
+            "Restart policy"
+        )),
+        "details shown"
+    );
+    h.get_by_role_and_label(Role::Button, "Stop").click();
+
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| has_label(h, "exited")
+            && !has_label(h, "running")),
+        "the table shows the container exited"
+    );
+    assert_eq!(c.state(), "exited");
+}
+
+#[test]
+fn changes_made_with_the_docker_cli_show_within_a_second() {
+    let rt = runtime();
+    let mut h = window(&rt);
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| h
+        .query_by_label_contains("online, Docker")
+        .is_some()));
+    let name = common::unique_name("ui-events");
+    filter(&mut h, &name);
+
+    let run = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &name,
+        "--label",
+        "quayside.lab=1",
+        &common::lab_image(),
+        "sleep",
+        "3600",
+    ]);
+    let c = TestContainer { name: name.clone() };
+    let started = Instant::now();
+    assert!(
+        step_until(&mut h, Duration::from_secs(1), |h| has_label(h, &name)),
+        "a new container shows within 1 s"
+    );
+    eprintln!("created {run:.12} shown after {:?}", started.elapsed());
+
+    docker(&["stop", "-t", "0", &name]);
+    let stopped = Instant::now();
+    assert!(
+        step_until(&mut h, Duration::from_secs(1), |h| has_label(h, "exited")),
+        "a stop shows within 1 s"
+    );
+    eprintln!("stop shown after {:?}", stopped.elapsed());
+
+    docker(&["rm", &name]);
+    let removed = Instant::now();
+    assert!(
+        step_until(&mut h, Duration::from_secs(1), |h| !has_label(h, &name)),
+        "a removal shows within 1 s"
+    );
+    eprintln!("removal shown after {:?}", removed.elapsed());
+    drop(c);
+}
+
+#[test]
+fn dragging_the_rate_slider_and_applying_shows_the_read_back() {
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-rate");
+    filter(&mut h, &c.name);
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| has_label(
+        h, &c.name
+    )));
+    h.get_all_by_label(&c.name).next().unwrap().click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| h
+            .query_by_label("Network")
+            .is_some()),
+        "tabs shown"
+    );
+    h.get_by_label("Network").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| h
+            .query_by_label_contains(": no shaping")
+            .is_some()),
+        "the tab reads the container's shaping first"
+    );
+
+    // Drag the rate slider from its left end to a third of its length.
+    let rail = h
+        .get_by_role_and_label(Role::Slider, "Download rate")
+        .rect();
+    let to = egui::pos2(rail.left() + rail.width() * 0.35, rail.center().y);
+    h.drag_at(rail.left_center());
+    h.run_steps(2);
+    h.hover_at(to);
+    h.run_steps(2);
+    h.drop_at(to);
+    h.run_steps(2);
+    let dragged_kbit = h
+        .get_by_role_and_label(Role::Slider, "Download rate")
+        .accesskit_node()
+        .numeric_value()
+        .unwrap_or_default();
+    assert!(
+        dragged_kbit >= 8.0,
+        "the drag set a rate: {dragged_kbit} kbit/s"
+    );
+
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| h
+            .query_by_label_contains(": ↓")
+            .is_some()),
+        "the read-back shows the download rate"
+    );
+    let veth = c.host_veths()[0].2.clone();
+    let class = run_ok("tc", &["class", "show", "dev", &veth]);
+    assert!(
+        class.contains("htb 7173:1"),
+        "the kernel holds our class: {class}"
+    );
+
+    // The kernel holds the dragged rate, and the read-back shows what the kernel holds
+    // (tc prints e.g. `rate 800Kbit` or `rate 2Mbit`).
+    let kernel_rate = class
+        .split("rate ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let number: String = kernel_rate
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let unit = &kernel_rate[number.len()..];
+    let (kbit, shown_unit) = match unit {
+        "Kbit" => (number.parse::<f64>().unwrap(), "kbit/s"),
+        "Mbit" => (number.parse::<f64>().unwrap() * 1000.0, "Mbit/s"),
+        other => panic!("unexpected unit {other} in {class}"),
+    };
+    assert!(
+        (kbit - dragged_kbit).abs() <= dragged_kbit * 0.01 + 1.0,
+        "kernel {kbit} kbit/s, dragged {dragged_kbit}"
+    );
+    let expected = format!(": ↓{number} {shown_unit}");
+    assert!(
+        h.query_by_label_contains(&expected).is_some(),
+        "the read-back shows {expected}"
+    );
+
+    h.get_by_role_and_label(Role::Button, "Clear").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| h
+            .query_by_label_contains(": no shaping")
+            .is_some()),
+        "after Clear the read-back says no shaping"
+    );
+    assert!(!run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"));
+}
