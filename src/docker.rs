@@ -20,6 +20,7 @@ use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, MountInfo,
     NetworkAttachment, RunState,
 };
+use crate::status_age;
 
 /// How long one engine request may take (a stop waits up to the container's grace time).
 const REQUEST_TIMEOUT_SECS: u64 = 60;
@@ -265,10 +266,22 @@ fn summary_from_engine(host: &HostId, row: EngineSummary) -> ContainerSummary {
         name,
         image: row.image.unwrap_or_default(),
         state,
+        status_since_unix_secs: row
+            .status
+            .as_deref()
+            .and_then(|s| status_age::since(s, now_unix_secs())),
         status: row.status.unwrap_or_default(),
         ports: format_ports(row.ports.as_deref().unwrap_or_default()),
         created_unix_secs: row.created.unwrap_or_default(),
     }
+}
+
+/// The time now, in Unix seconds.
+pub(crate) fn now_unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Ports in `docker ps` form: `127.0.0.1:8080->80/tcp, 443/tcp`, sorted, without repeats.

@@ -11,6 +11,7 @@ mod docker;
 mod model;
 mod privileged;
 mod shaping;
+mod status_age;
 mod ui;
 
 pub mod testing;

@@ -121,6 +121,9 @@ pub(crate) struct ContainerSummary {
     pub(crate) state: RunState,
     /// The engine's human status, e.g. `Up 3 minutes` or `Exited (0) 2 hours ago`.
     pub(crate) status: String,
+    /// When the duration in `status` counts from (Unix seconds), to word it anew later.
+    #[serde(skip)]
+    pub(crate) status_since_unix_secs: Option<i64>,
     /// Published ports in `docker ps` form, e.g. `127.0.0.1:8080->80/tcp`.
     pub(crate) ports: String,
     /// Creation time, seconds since the Unix epoch.

@@ -42,6 +42,7 @@ pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts:
                 } else {
                     RunState::Running
                 },
+                status_since_unix_secs: Some(1_796_400_000),
                 status: if i % 3 == 0 {
                     "Exited (0) 2 hours ago".into()
                 } else {

@@ -124,6 +124,7 @@ mod tests {
             image: "i".into(),
             state: RunState::Running,
             status: String::new(),
+            status_since_unix_secs: None,
             ports: String::new(),
             created_unix_secs: 0,
         }

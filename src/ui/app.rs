@@ -17,6 +17,7 @@ use super::{details, host_tree, table};
 use crate::backend::{Backend, Command, Event};
 use crate::docker::Lifecycle;
 use crate::model::{ContainerDetails, ContainerKey, HostId, HostState};
+use crate::shaping::ops::Outcome;
 
 /// The most events taken in per frame, so that a burst cannot stall one frame.
 const MAX_EVENTS_PER_FRAME: usize = 10_000;
@@ -183,8 +184,10 @@ impl App {
                 }
             }
             Event::ShapingReported { key, report } => {
-                let name = self.display_name(&key);
-                self.toasts.info(format!("{name}: {}", report.headline()));
+                if report.outcome != Outcome::Read {
+                    let name = self.display_name(&key);
+                    self.toasts.info(format!("{name}: {}", report.headline()));
+                }
                 self.network.reported(&key, report);
             }
             Event::ShapingFailed { key, error } => {
@@ -213,7 +216,8 @@ impl App {
             .default_size(220.0)
             .show(ui, |ui| host_tree::hosts_ui(self, ui));
         egui::Panel::right("properties")
-            .default_size(380.0)
+            .default_size(400.0)
+            .resizable(true)
             .show(ui, |ui| details::properties_ui(self, ui));
         egui::CentralPanel::default().show(ui, |ui| table::containers_ui(self, ui));
 
@@ -233,10 +237,11 @@ impl App {
             ui.heading("Quayside");
             ui.separator();
             let mut filter = self.store.filter().to_owned();
+            let label = ui.label("Filter");
             let edit = egui::TextEdit::singleline(&mut filter)
-                .hint_text("Filter containers")
+                .hint_text("name, image, host, state…")
                 .desired_width(260.0);
-            let response = ui.add(edit).labelled_by(ui.label("Filter").id);
+            let response = ui.add(edit).labelled_by(label.id);
             if response.changed() {
                 self.store.set_filter(&filter);
             }

@@ -4,7 +4,7 @@
 use eframe::egui;
 
 use super::app::{App, DetailTab};
-use super::network_tab;
+use super::{format, network_tab};
 use crate::backend::Command;
 use crate::docker::Lifecycle;
 use crate::model::ContainerDetails;
@@ -101,7 +101,7 @@ fn details_ui(d: &ContainerDetails, ui: &mut egui::Ui) {
             field("Name", &d.name);
             field("Image", &d.image);
             field("Command", &d.command);
-            field("Created", &d.created);
+            field("Created", &format::engine_time(&d.created));
             field("State", d.state.as_str());
             field("Restart policy", &d.restart_policy);
             field("Network mode", &d.network_mode);

@@ -12,6 +12,17 @@ pub(crate) fn utc_minutes(unix_secs: i64) -> String {
     )
 }
 
+/// An engine timestamp (`2026-12-04T16:44:03.5445Z`) as `2026-12-04 16:44:03 UTC`; any other
+/// text as it is.
+pub(crate) fn engine_time(text: &str) -> String {
+    match (text.get(..19), text.ends_with('Z')) {
+        (Some(seconds), true) if text.get(10..11) == Some("T") => {
+            format!("{} UTC", seconds.replacen('T', " ", 1))
+        }
+        _ => text.to_owned(),
+    }
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -63,6 +74,19 @@ mod tests {
         assert_eq!(utc_minutes(0), "1970-01-01 00:00");
         assert_eq!(utc_minutes(1_796_400_000), "2026-12-04 16:00");
         assert_eq!(utc_minutes(951_782_400), "2000-02-29 00:00");
+    }
+
+    #[test]
+    fn engine_times_read_as_utc_seconds() {
+        assert_eq!(
+            engine_time("2026-12-04T16:44:03.544557596Z"),
+            "2026-12-04 16:44:03 UTC"
+        );
+        assert_eq!(
+            engine_time("2026-12-04T16:44:03+01:00"),
+            "2026-12-04T16:44:03+01:00"
+        );
+        assert_eq!(engine_time(""), "");
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
         command = Some(Command::ReadShaping { key: key.clone() });
     }
 
+    ui.spacing_mut().slider_width = (ui.available_width() - 170.0).clamp(120.0, 320.0);
     ui.strong("Download (into the container)");
     let download = &mut form.profile.download;
 

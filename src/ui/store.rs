@@ -217,6 +217,7 @@ mod tests {
             image: "img".into(),
             state: RunState::Running,
             status: "Up".into(),
+            status_since_unix_secs: None,
             ports: String::new(),
             created_unix_secs: created,
         }

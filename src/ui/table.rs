@@ -7,7 +7,9 @@ use egui_extras::{Column as TableColumn, TableBuilder};
 use super::app::App;
 use super::format;
 use super::store::Column;
+use crate::docker;
 use crate::model::ContainerKey;
+use crate::status_age;
 
 const ROW_HEIGHT: f32 = 20.0;
 
@@ -40,90 +42,103 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
         .map(|h| h.id.clone())
         .collect();
     let sort = app.store.sort();
+    let now = docker::now_unix_secs();
+    // Statuses count seconds: draw again when the next second starts (a timer, not a poll).
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_secs(1));
 
-    TableBuilder::new(ui)
-        .striped(true)
-        .resizable(true)
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .column(TableColumn::initial(80.0).at_least(40.0))
-        .column(TableColumn::initial(160.0).at_least(60.0))
-        .column(TableColumn::initial(100.0).at_least(60.0))
-        .column(TableColumn::initial(170.0).at_least(60.0))
-        .column(TableColumn::initial(70.0).at_least(50.0))
-        .column(TableColumn::initial(150.0).at_least(60.0))
-        .column(TableColumn::initial(160.0).at_least(40.0))
-        .column(TableColumn::remainder().at_least(110.0))
-        .header(ROW_HEIGHT + 4.0, |mut header| {
-            for column in Column::ALL {
-                header.col(|ui| {
-                    let arrow = match sort {
-                        Some((c, true)) if c == column => " ▲",
-                        Some((c, false)) if c == column => " ▼",
-                        _ => "",
-                    };
-                    let title = egui::RichText::new(format!("{}{arrow}", column.title())).strong();
-                    if ui
-                        .add(egui::Button::new(title).frame(false))
-                        .on_hover_text("Sort by this column")
-                        .clicked()
-                    {
-                        sort_click = Some(column);
+    egui::ScrollArea::horizontal()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            TableBuilder::new(ui)
+                .striped(true)
+                .resizable(true)
+                .sense(egui::Sense::click())
+                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+                .column(TableColumn::initial(70.0).at_least(40.0).clip(true))
+                .column(TableColumn::initial(150.0).at_least(60.0).clip(true))
+                .column(TableColumn::initial(100.0).at_least(60.0))
+                .column(TableColumn::initial(170.0).at_least(60.0).clip(true))
+                .column(TableColumn::initial(70.0).at_least(50.0))
+                .column(TableColumn::initial(130.0).at_least(60.0).clip(true))
+                .column(TableColumn::initial(170.0).at_least(40.0).clip(true))
+                .column(TableColumn::remainder().at_least(120.0))
+                .header(ROW_HEIGHT + 4.0, |mut header| {
+                    for column in Column::ALL {
+                        header.col(|ui| {
+                            let arrow = match sort {
+                                Some((c, true)) if c == column => " ▲",
+                                Some((c, false)) if c == column => " ▼",
+                                _ => "",
+                            };
+                            let title =
+                                egui::RichText::new(format!("{}{arrow}", column.title())).strong();
+                            if ui
+                                .add(egui::Button::new(title).frame(false))
+                                .on_hover_text("Sort by this column")
+                                .clicked()
+                            {
+                                sort_click = Some(column);
+                            }
+                        });
                     }
-                });
-            }
-        })
-        .body(|body| {
-            body.rows(ROW_HEIGHT, view_len, |mut row| {
-                let i = row.index();
-                let Some(c) = app.store.view_row(i) else {
-                    return;
-                };
-                let key = c.key();
-                let selected = app.selection.contains(&key);
-                row.set_selected(selected);
-                let dim = offline_hosts.contains(&c.host) || !c.state.is_running();
-                let text = |s: &str| {
-                    let t = egui::RichText::new(s);
-                    if dim { t.weak() } else { t }
-                };
-                row.col(|ui| {
-                    ui.label(text(&c.host.0));
-                });
-                let mut name_clicked = false;
-                row.col(|ui| {
-                    name_clicked = ui.selectable_label(selected, text(&c.name)).clicked();
-                });
-                row.col(|ui| {
-                    ui.label(text(c.id.short()));
-                });
-                row.col(|ui| {
-                    ui.label(text(&c.image));
-                });
-                row.col(|ui| {
-                    ui.label(text(c.state.as_str()));
-                });
-                row.col(|ui| {
-                    ui.label(text(&c.status));
-                });
-                row.col(|ui| {
-                    ui.label(text(&c.ports));
-                });
-                row.col(|ui| {
-                    ui.label(text(&format::utc_minutes(c.created_unix_secs)));
-                });
-                let response = row.response();
-                if name_clicked || response.clicked() {
-                    let modifiers = response.ctx.input(|i| i.modifiers);
-                    row_click = Some(if modifiers.shift {
-                        RowClick::Extend(i)
-                    } else if modifiers.command {
-                        RowClick::Toggle(key)
-                    } else {
-                        RowClick::Only(key)
+                })
+                .body(|body| {
+                    body.rows(ROW_HEIGHT, view_len, |mut row| {
+                        let i = row.index();
+                        let Some(c) = app.store.view_row(i) else {
+                            return;
+                        };
+                        let key = c.key();
+                        let selected = app.selection.contains(&key);
+                        row.set_selected(selected);
+                        let dim = offline_hosts.contains(&c.host) || !c.state.is_running();
+                        let text = |s: &str| {
+                            let t = egui::RichText::new(s);
+                            if dim { t.weak() } else { t }
+                        };
+                        row.col(|ui| {
+                            ui.label(text(&c.host.0));
+                        });
+                        let mut name_clicked = false;
+                        row.col(|ui| {
+                            name_clicked = ui.selectable_label(selected, text(&c.name)).clicked();
+                        });
+                        row.col(|ui| {
+                            ui.label(text(c.id.short()));
+                        });
+                        row.col(|ui| {
+                            ui.label(text(&c.image));
+                        });
+                        row.col(|ui| {
+                            ui.label(text(c.state.as_str()));
+                        });
+                        row.col(|ui| {
+                            ui.label(text(&status_age::render(
+                                &c.status,
+                                c.status_since_unix_secs,
+                                now,
+                            )));
+                        });
+                        row.col(|ui| {
+                            ui.label(text(&c.ports));
+                        });
+                        row.col(|ui| {
+                            ui.label(text(&format::utc_minutes(c.created_unix_secs)));
+                        });
+                        let response = row.response();
+                        if name_clicked || response.clicked() {
+                            let modifiers = response.ctx.input(|i| i.modifiers);
+                            row_click = Some(if modifiers.shift {
+                                RowClick::Extend(i)
+                            } else if modifiers.command {
+                                RowClick::Toggle(key)
+                            } else {
+                                RowClick::Only(key)
+                            });
+                        }
                     });
-                }
-            });
+                });
         });
 
     if let Some(column) = sort_click {
