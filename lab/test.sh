@@ -9,4 +9,4 @@ trap 'bash lab/lab.sh down' EXIT
 bash lab/lab.sh up
 eval "$(bash lab/lab.sh env)"
 
-cargo test --locked "$@"
+cargo test --locked --no-fail-fast "$@"
