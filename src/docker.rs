@@ -16,6 +16,7 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt as _};
 
+use crate::hosts::profile::{DockerEndpoint, HostEntry};
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, MountInfo,
     NetworkAttachment, RunState,
@@ -36,6 +37,8 @@ pub(crate) enum DockerError {
     Engine(String),
     #[error("the Docker engine's event stream ended")]
     EventsEnded,
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl DockerError {
@@ -62,17 +65,37 @@ pub(crate) fn local_endpoint() -> String {
         .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
 }
 
-/// Connects to the local engine (DOCKER_HOST, else the default socket) and agrees on an API
-/// version both sides speak.
-pub(crate) async fn connect_local() -> Result<Docker, DockerError> {
+/// Connects to the engine at `address` (`unix:///path` or `tcp://host:port`), or to the local
+/// default when `None`, and agrees on an API version both sides speak.
+pub(crate) async fn connect_at(address: Option<&str>) -> Result<Docker, DockerError> {
+    let endpoint = address.map(str::to_owned).unwrap_or_else(local_endpoint);
     let unreachable = |e: BollardError| DockerError::Unreachable {
-        endpoint: local_endpoint(),
+        endpoint: endpoint.clone(),
         detail: e.to_string(),
     };
-    let docker = Docker::connect_with_local_defaults()
+    let connected = match address {
+        None => Docker::connect_with_local_defaults(),
+        Some(a) if a.starts_with("unix://") => {
+            Docker::connect_with_unix(a, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+        }
+        Some(a) => Docker::connect_with_http(a, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION),
+    };
+    let docker = connected
         .map_err(unreachable)?
         .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
     docker.negotiate_version().await.map_err(unreachable)
+}
+
+/// Connects to the engine of a profile's host.
+// TODO(#3): engines reached over SSH or tcp:// are refused until that transport exists.
+pub(crate) async fn connect_entry(entry: &HostEntry) -> Result<Docker, DockerError> {
+    match entry.docker {
+        DockerEndpoint::Local => connect_at(entry.docker_url.as_deref()).await,
+        DockerEndpoint::Ssh | DockerEndpoint::Tcp => Err(DockerError::Unsupported(format!(
+            "this version of Quayside cannot reach a `docker = \"{}\"` engine yet",
+            entry.docker
+        ))),
+    }
 }
 
 /// The engine's version string, e.g. `20.10.24`.

@@ -8,6 +8,7 @@
 mod backend;
 mod cli;
 mod docker;
+mod hosts;
 mod model;
 mod privileged;
 mod shaping;
@@ -47,15 +48,37 @@ pub fn main_entry(started: Instant) -> ExitCode {
         }
     };
 
+    let loaded = hosts::load_profile(cli.hosts.as_deref());
     match cli.command {
-        None => run_window(&runtime, started),
-        Some(verb) => match runtime.block_on(cli::run(verb)) {
-            Ok(()) => ExitCode::SUCCESS,
+        None => {
+            // The window opens even on a broken profile: with the local engine, and the error.
+            let (profile, problem) = match loaded {
+                Ok((profile, _)) => (profile, None),
+                Err(err) => (hosts::profile::Profile::local_only(), Some(err.to_string())),
+            };
+            run_window(&runtime, started, profile, problem)
+        }
+        Some(verb) => match loaded {
             Err(err) => {
-                eprintln!("quayside: {}", one_line(&err));
+                eprintln!("quayside: {err}");
                 ExitCode::FAILURE
             }
+            Ok((profile, _)) => run_verb(&runtime, verb, &profile),
         },
+    }
+}
+
+fn run_verb(
+    runtime: &tokio::runtime::Runtime,
+    verb: cli::Verb,
+    profile: &hosts::profile::Profile,
+) -> ExitCode {
+    match runtime.block_on(cli::run(verb, profile)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("quayside: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -75,7 +98,12 @@ fn init_logging(default_level: &str) {
         .init();
 }
 
-fn run_window(runtime: &tokio::runtime::Runtime, started: Instant) -> ExitCode {
+fn run_window(
+    runtime: &tokio::runtime::Runtime,
+    started: Instant,
+    profile: hosts::profile::Profile,
+    problem: Option<String>,
+) -> ExitCode {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")).ok();
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Quayside")
@@ -96,7 +124,13 @@ fn run_window(runtime: &tokio::runtime::Runtime, started: Instant) -> ExitCode {
         "Quayside",
         options,
         Box::new(move |cc| {
-            let mut app = testing::local_app(&handle, &cc.egui_ctx);
+            let mut app = App::open(&handle, &cc.egui_ctx, &profile.hosts);
+            if let Some(problem) = &problem {
+                tracing::error!(error = %problem, "profile not loaded");
+                app.toasts.error(format!(
+                    "Profile not loaded, showing the local engine: {problem}"
+                ));
+            }
             if report_first_frame {
                 app.report_first_frame_since(started);
             }

@@ -6,26 +6,30 @@ use eframe::egui;
 use tokio::runtime::Handle;
 
 use crate::backend::Backend;
+use crate::hosts::profile::HostEntry;
 use crate::model::{ContainerId, ContainerSummary, HostId, RunState};
 use crate::ui::app::App;
 
 /// The window over the local Docker engine, as `quayside` opens it on `ctx`.
 pub fn local_app(runtime: &Handle, ctx: &egui::Context) -> App {
-    crate::ui::fonts::install(ctx);
-    let repaint = ctx.clone();
-    let (backend, events) = Backend::start(
-        runtime,
-        vec![HostId::local()],
-        Arc::new(move || repaint.request_repaint()),
-    );
-    App::new(backend, events)
+    App::open(runtime, ctx, &[HostEntry::local()])
+}
+
+/// The window over one local host whose engine answers at `address` (`unix:///path` or
+/// `tcp://host:port`), as a profile's `docker_url` would name it.
+pub fn app_for_engine(runtime: &Handle, ctx: &egui::Context, address: &str) -> App {
+    let entry = HostEntry {
+        docker_url: Some(address.to_owned()),
+        ..HostEntry::local()
+    };
+    App::open(runtime, ctx, &[entry])
 }
 
 /// A window with no hosts holding `count` made-up containers spread over `hosts` host names:
 /// for measuring the table without an engine.
 pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts: usize) -> App {
     crate::ui::fonts::install(ctx);
-    let (backend, events) = Backend::start(runtime, Vec::new(), Arc::new(|| {}));
+    let (backend, events) = Backend::start(runtime, &[], Arc::new(|| {}));
     let mut app = App::new(backend, events);
     let hosts = hosts.max(1);
     for h in 0..hosts {

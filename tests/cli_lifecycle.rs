@@ -56,7 +56,12 @@ fn created_times(json: &str) -> Vec<(String, i64)> {
         .unwrap()
         .iter()
         .flat_map(|h| h["containers"].as_array().unwrap().clone())
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["created_unix_secs"].as_i64().unwrap()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["created_unix_secs"].as_i64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -73,7 +78,11 @@ fn ps_latest_shows_the_newest_container_of_the_host() {
     assert_eq!(latest.len(), 1, "one row per host: {latest:?}");
     let (_, shown_created) = &latest[0];
     let newest = all.iter().map(|(_, t)| *t).max().unwrap();
-    let ours = all.iter().find(|(n, _)| n == &newer.name).map(|(_, t)| *t).unwrap();
+    let ours = all
+        .iter()
+        .find(|(n, _)| n == &newer.name)
+        .map(|(_, t)| *t)
+        .unwrap();
     assert_eq!(*shown_created, newest);
     assert!(ours <= *shown_created);
 }
@@ -155,4 +164,69 @@ fn an_unknown_host_and_a_malformed_id_are_refused_with_the_form() {
     let out = quayside(&["start", "--id", "justaname"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("HOST:NAME"), "{}", stderr(&out));
+}
+
+/// Writes a profile to a fresh temporary file and returns its path.
+fn profile_file(word: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("{}.toml", unique_name(word)));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_broken_profile_is_refused_with_its_line_column_and_key() {
+    let path = profile_file(
+        "broken-profile",
+        "[[host]]\nname = \"local\"\ndocker = \"local\"\nprot = 22\n",
+    );
+    let out = quayside(&["--hosts", path.to_str().unwrap(), "ps"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}:4:1", path.display())) && err.contains("prot"),
+        "{err}"
+    );
+    std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn ps_shows_each_hosts_failure_on_its_own_line_and_lists_the_others() {
+    let c = TestContainer::sleeper("ps-profile");
+    let path = profile_file(
+        "two-hosts",
+        "[[host]]\nname = \"here\"\ndocker = \"local\"\n\n[[host]]\nname = \"far\"\naddress = \"127.0.0.1\"\nport = 9\n",
+    );
+    let out = quayside(&["--hosts", path.to_str().unwrap(), "ps", "-a"]);
+    assert!(
+        out.status.success(),
+        "one host answering is enough: {}",
+        stderr(&out)
+    );
+    let text = common::stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("here ") && l.contains(&c.name)),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("far: error:"))
+            .count(),
+        1,
+        "{text}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&quayside_ok(&[
+        "--hosts",
+        path.to_str().unwrap(),
+        "ps",
+        "-a",
+        "--json",
+    ]))
+    .unwrap();
+    assert!(
+        json[1]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{json}"
+    );
+    std::fs::remove_file(&path).ok();
 }

@@ -235,3 +235,75 @@ fn dragging_the_rate_slider_and_applying_shows_the_read_back() {
     );
     assert!(!run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"));
 }
+
+#[test]
+fn ctrl_click_selects_several_rows_and_stop_acts_on_each() {
+    let rt = runtime();
+    let mut h = window(&rt);
+    let word = common::unique_name("ui-multi");
+    let a = TestContainer::sleeper(&format!("{word}-a"));
+    let b = TestContainer::sleeper(&format!("{word}-b"));
+    filter(&mut h, &word);
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| has_label(
+        h, &a.name
+    )
+        && has_label(h, &b.name)));
+
+    h.get_all_by_label(&a.name).next().unwrap().click();
+    h.step();
+    h.get_all_by_label(&b.name)
+        .next()
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    assert!(
+        step_until(&mut h, Duration::from_secs(5), |h| has_label(
+            h,
+            "2 containers"
+        )),
+        "two rows selected"
+    );
+    h.get_by_role_and_label(Role::Button, "Stop").click();
+    assert!(
+        common::wait_until(Duration::from_secs(20), || {
+            h.step();
+            a.state() == "exited" && b.state() == "exited"
+        }),
+        "both containers stopped"
+    );
+}
+
+#[test]
+fn removing_a_running_container_asks_first_then_removes_it_by_force() {
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-remove");
+    filter(&mut h, &c.name);
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| has_label(
+        h, &c.name
+    )));
+    h.get_all_by_label(&c.name).next().unwrap().click();
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| h
+        .query_by_label("Remove")
+        .is_some()));
+
+    h.get_by_role_and_label(Role::Button, "Remove").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(5), |h| has_label(
+            h,
+            "Remove running containers?"
+        )),
+        "it asks"
+    );
+    assert_eq!(c.state(), "running", "nothing happens before the answer");
+    h.get_by_role_and_label(Role::Button, "Remove by force")
+        .click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| !has_label(h, &c.name)),
+        "the row leaves the table"
+    );
+    let gone = std::process::Command::new("docker")
+        .args(["inspect", &c.name])
+        .output()
+        .unwrap();
+    assert!(!gone.status.success(), "the engine no longer has it");
+}

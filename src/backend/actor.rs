@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Command, Event, EventSink};
 use crate::docker::{self, DockerError};
+use crate::hosts::profile::HostEntry;
 use crate::model::{ContainerId, HostId, HostState};
 use crate::privileged::LocalRunner;
 use crate::shaping::ops;
@@ -31,6 +32,8 @@ struct Connection {
 
 pub(super) struct HostActor {
     host: HostId,
+    /// How the host is reached, from the profile.
+    entry: HostEntry,
     sink: EventSink,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<bool>,
@@ -38,15 +41,16 @@ pub(super) struct HostActor {
 }
 
 impl HostActor {
-    /// The actor of the local engine (DOCKER_HOST, else the default socket).
-    pub(super) fn local(
-        host: HostId,
+    /// The actor of one profile host.
+    pub(super) fn new(
+        entry: &HostEntry,
         sink: EventSink,
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
-            host,
+            host: entry.id(),
+            entry: entry.clone(),
             sink,
             commands,
             shutdown,
@@ -58,7 +62,7 @@ impl HostActor {
         let mut backoff_secs = FIRST_BACKOFF_SECS;
         loop {
             self.set_state(HostState::Connecting).await;
-            let outcome = match connect().await {
+            let outcome = match connect(&self.entry).await {
                 Ok((docker, version)) => {
                     backoff_secs = FIRST_BACKOFF_SECS;
                     tracing::info!(host = %self.host, docker_version = %version, "connected");
@@ -202,8 +206,8 @@ impl HostActor {
     }
 }
 
-async fn connect() -> Result<(Docker, String), DockerError> {
-    let docker = docker::connect_local().await?;
+async fn connect(entry: &HostEntry) -> Result<(Docker, String), DockerError> {
+    let docker = docker::connect_entry(entry).await?;
     let version = docker::engine_version(&docker).await?;
     Ok((docker, version))
 }

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::docker::Lifecycle;
+use crate::hosts::profile::HostEntry;
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState,
 };
@@ -150,19 +151,19 @@ impl Backend {
     /// Starts one actor per host on `runtime`; events arrive on the returned receiver.
     pub(crate) fn start(
         runtime: &Handle,
-        hosts: Vec<HostId>,
+        entries: &[HostEntry],
         wake: Waker,
     ) -> (Self, mpsc::Receiver<Event>) {
+        let hosts: Vec<HostId> = entries.iter().map(HostEntry::id).collect();
         let (event_tx, event_rx) = mpsc::channel(EVENT_CAPACITY);
         let sink = EventSink { tx: event_tx, wake };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut senders = HashMap::new();
         let mut actors = Vec::new();
-        for host in &hosts {
+        for entry in entries {
             let (tx, rx) = mpsc::channel(HOST_COMMAND_CAPACITY);
-            senders.insert(host.clone(), tx);
-            let actor =
-                actor::HostActor::local(host.clone(), sink.clone(), rx, shutdown_rx.clone());
+            senders.insert(entry.id(), tx);
+            let actor = actor::HostActor::new(entry, sink.clone(), rx, shutdown_rx.clone());
             actors.push(runtime.spawn(actor.run()));
         }
         let backend = Self {

@@ -8,10 +8,12 @@ mod net;
 mod ps;
 mod target;
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::docker::{self, Lifecycle};
-use crate::model::HostId;
+use crate::hosts::profile::Profile;
 use crate::privileged::LocalRunner;
 
 /// Quayside: Docker containers on many Linux hosts, and their network shaped with tc.
@@ -20,6 +22,9 @@ use crate::privileged::LocalRunner;
 #[derive(Debug, Parser)]
 #[command(name = "quayside", version, about)]
 pub(crate) struct Cli {
+    /// The host profile to use (default: hosts.toml in the config folder, else `local` alone).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) hosts: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: Option<Verb>,
 }
@@ -70,26 +75,22 @@ pub(crate) struct RmArgs {
     force: bool,
 }
 
-/// The hosts the CLI knows: `local` alone until profiles exist.
-fn hosts() -> Vec<HostId> {
-    vec![HostId::local()]
-}
-
-/// Runs one verb; the error is the one-line reason to print.
-pub(crate) async fn run(verb: Verb) -> anyhow::Result<()> {
+/// Runs one verb against the hosts of `profile`; the error is the one-line reason to print.
+pub(crate) async fn run(verb: Verb, profile: &Profile) -> anyhow::Result<()> {
     match verb {
-        Verb::Ps(args) => ps::run(&hosts(), &args).await,
-        Verb::Start(args) => lifecycle(&args.id, Lifecycle::Start).await,
-        Verb::Stop(args) => lifecycle(&args.id, Lifecycle::Stop).await,
-        Verb::Restart(args) => lifecycle(&args.id, Lifecycle::Restart).await,
-        Verb::Rm(args) => lifecycle(&args.id, Lifecycle::Remove { force: args.force }).await,
-        Verb::Net(args) => net::run(&hosts(), &args, &LocalRunner::for_this_process()).await,
+        Verb::Ps(args) => ps::run(profile, &args).await,
+        Verb::Start(args) => lifecycle(profile, &args.id, Lifecycle::Start).await,
+        Verb::Stop(args) => lifecycle(profile, &args.id, Lifecycle::Stop).await,
+        Verb::Restart(args) => lifecycle(profile, &args.id, Lifecycle::Restart).await,
+        Verb::Rm(args) => {
+            lifecycle(profile, &args.id, Lifecycle::Remove { force: args.force }).await
+        }
+        Verb::Net(args) => net::run(profile, &args, &LocalRunner::for_this_process()).await,
     }
 }
 
-async fn lifecycle(id: &str, action: Lifecycle) -> anyhow::Result<()> {
-    let docker = docker::connect_local().await?;
-    let found = target::resolve(&docker, &hosts(), id).await?;
+async fn lifecycle(profile: &Profile, id: &str, action: Lifecycle) -> anyhow::Result<()> {
+    let (docker, found) = target::resolve(profile, id).await?;
     docker::lifecycle(&docker, &found.id, action)
         .await
         .map_err(|e| anyhow::anyhow!("cannot {} {id}: {e}", action.verb()))?;

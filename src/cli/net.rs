@@ -7,8 +7,8 @@
 use clap::{Args, Subcommand};
 
 use super::target;
-use crate::docker;
-use crate::model::{ContainerKey, HostId};
+use crate::hosts::profile::Profile;
+use crate::model::ContainerKey;
 use crate::privileged::LocalRunner;
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
 use crate::shaping::seed::{self, ProfileEdit};
@@ -49,12 +49,12 @@ enum NetAction {
 }
 
 pub(super) async fn run(
-    hosts: &[HostId],
+    profile: &Profile,
     args: &NetArgs,
     runner: &LocalRunner,
 ) -> anyhow::Result<()> {
     if let Some(NetAction::Show { id, json }) = &args.action {
-        let (docker, key) = locate(hosts, id).await?;
+        let (docker, key) = locate(profile, id).await?;
         let report = ops::read(&docker, runner, &key).await?;
         return print(&report, *json);
     }
@@ -69,7 +69,7 @@ pub(super) async fn run(
     };
     // The value is read before anything is asked of the host.
     let edit = seed::parse_seed_value(policy, args.value.as_deref())?;
-    let (docker, key) = locate(hosts, id).await?;
+    let (docker, key) = locate(profile, id).await?;
 
     let report = if edit == ProfileEdit::Clear {
         ops::clear(&docker, runner, &key).await?
@@ -85,9 +85,8 @@ pub(super) async fn run(
     print(&report, args.json)
 }
 
-async fn locate(hosts: &[HostId], id: &str) -> anyhow::Result<(bollard::Docker, ContainerKey)> {
-    let docker = docker::connect_local().await?;
-    let found = target::resolve(&docker, hosts, id).await?;
+async fn locate(profile: &Profile, id: &str) -> anyhow::Result<(bollard::Docker, ContainerKey)> {
+    let (docker, found) = target::resolve(profile, id).await?;
     Ok((docker, found.key()))
 }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::PsArgs;
 use crate::docker;
+use crate::hosts::profile::{HostEntry, Profile};
 use crate::model::{ContainerSummary, HostId};
 use crate::ui::format;
 
@@ -18,8 +19,8 @@ struct HostListing {
     containers: Vec<ContainerSummary>,
 }
 
-pub(super) async fn run(hosts: &[HostId], args: &PsArgs) -> anyhow::Result<()> {
-    let listings = join_all(hosts.iter().map(|host| list_host(host, args))).await;
+pub(super) async fn run(profile: &Profile, args: &PsArgs) -> anyhow::Result<()> {
+    let listings = join_all(profile.hosts.iter().map(|entry| list_host(entry, args))).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&listings)?);
     } else {
@@ -32,9 +33,10 @@ pub(super) async fn run(hosts: &[HostId], args: &PsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn list_host(host: &HostId, args: &PsArgs) -> HostListing {
+async fn list_host(entry: &HostEntry, args: &PsArgs) -> HostListing {
+    let host = &entry.id();
     let result = async {
-        let docker = docker::connect_local().await?;
+        let docker = docker::connect_entry(entry).await?;
         docker::list(&docker, host, args.all || args.latest).await
     }
     .await;

@@ -4,24 +4,26 @@
 use bollard::Docker;
 
 use crate::docker;
+use crate::hosts::profile::Profile;
 use crate::model::{ContainerSummary, HostId};
 
 /// How many near names an unknown id suggests.
 const SUGGESTIONS: usize = 3;
 
-/// Resolves `spec` on its host; the error says what was wrong and what exists.
+/// Resolves `spec` on its host; returns that host's engine and the container's row. The error
+/// says what was wrong and what exists.
 pub(crate) async fn resolve(
-    docker: &Docker,
-    hosts: &[HostId],
+    profile: &Profile,
     spec: &str,
-) -> anyhow::Result<ContainerSummary> {
+) -> anyhow::Result<(Docker, ContainerSummary)> {
     let (host, wanted) = split(spec)?;
-    if !hosts.contains(&host) {
-        let known: Vec<&str> = hosts.iter().map(|h| h.0.as_str()).collect();
+    let Some(entry) = profile.hosts.iter().find(|h| h.id() == host) else {
+        let known: Vec<&str> = profile.hosts.iter().map(|h| h.name.as_str()).collect();
         anyhow::bail!("no host named {host}: known hosts are {}", known.join(", "));
-    }
-    let rows = docker::list(docker, &host, true).await?;
-    pick(rows, &host, wanted)
+    };
+    let docker = docker::connect_entry(entry).await?;
+    let rows = docker::list(&docker, &host, true).await?;
+    Ok((docker, pick(rows, &host, wanted)?))
 }
 
 /// Splits `HOST:NAME`; a missing host part is an error that shows the form.

@@ -16,6 +16,7 @@ use super::toasts::Toasts;
 use super::{details, host_tree, table};
 use crate::backend::{Backend, Command, Event};
 use crate::docker::Lifecycle;
+use crate::hosts::profile::HostEntry;
 use crate::model::{ContainerDetails, ContainerKey, HostId, HostState};
 use crate::shaping::ops::Outcome;
 
@@ -54,6 +55,23 @@ pub struct App {
 }
 
 impl App {
+    /// Opens the window over the hosts of a profile: fonts installed on `ctx`, one backend
+    /// actor per host on `runtime`, each waking the window when it has news.
+    pub(crate) fn open(
+        runtime: &tokio::runtime::Handle,
+        ctx: &egui::Context,
+        hosts: &[HostEntry],
+    ) -> Self {
+        super::fonts::install(ctx);
+        let repaint = ctx.clone();
+        let (backend, events) = Backend::start(
+            runtime,
+            hosts,
+            std::sync::Arc::new(move || repaint.request_repaint()),
+        );
+        Self::new(backend, events)
+    }
+
     /// A window over `backend`, taking its events from `events`.
     pub(crate) fn new(backend: Backend, events: mpsc::Receiver<Event>) -> Self {
         let hosts = backend
