@@ -2,7 +2,8 @@
 # The Quayside test lab on one Debian 12 machine, as root.
 #
 #   lab/lab.sh setup   install the Debian packages the tests need (idempotent)
-#   lab/lab.sh up      start dockerd when none answers, build the lab image with `docker import`
+#   lab/lab.sh up      start dockerd when none answers, build the lab image with `docker import`,
+#                      start the SSH hosts (lab/ssh-hosts.sh)
 #   lab/lab.sh down    remove lab containers, stop only what `up` started
 #   lab/lab.sh env     print the variables the tests read (source it: eval "$(lab/lab.sh env)")
 #
@@ -87,9 +88,11 @@ up() {
   make_user
   start_dockerd
   build_image
+  QS_LAB_DIR=$QS_LAB_DIR QS_LAB_USER=$QS_LAB_USER bash "$here/ssh-hosts.sh" up
 }
 
 down() {
+  QS_LAB_DIR=$QS_LAB_DIR QS_LAB_USER=$QS_LAB_USER bash "$here/ssh-hosts.sh" down
   if docker_answers; then
     local ids; ids=$(docker ps -aq --filter "label=$QS_LAB_LABEL")
     [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
@@ -112,6 +115,7 @@ env_vars() {
   echo "export QS_LAB_IMAGE='$QS_LAB_IMAGE'"
   echo "export QS_LAB_DIR='$QS_LAB_DIR'"
   echo "export QS_LAB_USER='$QS_LAB_USER'"
+  QS_LAB_DIR=$QS_LAB_DIR bash "$here/ssh-hosts.sh" env
 }
 
 case "${1:-}" in

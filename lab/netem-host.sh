@@ -46,6 +46,8 @@ QS_NETEM_MEM=${QS_NETEM_MEM:-1536M}
 QS_NETEM_SMP=${QS_NETEM_SMP:-2}
 QS_NETEM_MACHINE=${QS_NETEM_MACHINE:-pc}
 QS_NETEM_TIMEOUT=${QS_NETEM_TIMEOUT:-300}
+# Translated-code cache of TCG, in MiB (QEMU defaults to 1 GiB, most of it RSS after a while).
+QS_NETEM_TB_MB=${QS_NETEM_TB_MB:-256}
 case $QS_NETEM_PORT in ''|*[!0-9]*) echo "QS_NETEM_PORT must be a port number" >&2; exit 2 ;; esac
 # The guest sees the host's paths (9p), but not the caller's working directory; the path also
 # goes on the kernel command line, which splits at spaces.
@@ -248,7 +250,7 @@ boot() {
   # as ours; qs_dir= on the kernel command line ties it to this work dir. No device exists but
   # the serial console (to a file), the 9p share and the NIC (no iPXE ROM: it only costs time).
   setsid qemu-system-x86_64 -name "$name" \
-    -accel tcg,thread=multi -M "$QS_NETEM_MACHINE" -cpu max -smp "$QS_NETEM_SMP" \
+    -accel "tcg,thread=multi,tb-size=$QS_NETEM_TB_MB" -M "$QS_NETEM_MACHINE" -cpu max -smp "$QS_NETEM_SMP" \
     -m "$QS_NETEM_MEM" -nodefaults -no-user-config -display none -no-reboot \
     -serial "file:$QS_NETEM_DIR/console.log" -monitor none \
     -kernel "/boot/vmlinuz-$kver" -initrd "$QS_NETEM_DIR/initramfs.gz" \

@@ -20,6 +20,11 @@ use common::{
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
+/// `quayside net --id CONTAINER --policy POLICY --value VALUE`.
+fn net(c: &TestContainer, policy: &str, value: &str) -> std::process::Output {
+    quayside(&["net", "--id", &c.id(), "--policy", policy, "--value", value])
+}
+
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
@@ -90,15 +95,7 @@ fn wrong_interface_host_network_container_is_refused_with_the_reason() {
         .output()
         .unwrap()
         .stdout;
-    let out = quayside(&[
-        "net",
-        "--id",
-        &c.id(),
-        "--policy",
-        "rate",
-        "--value",
-        "1000",
-    ]);
+    let out = net(&c, "rate", "1000");
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("shares the host's network"),
@@ -118,15 +115,7 @@ fn a_stopped_container_is_refused_as_not_running() {
     let _lock = serial();
     let c = TestContainer::sleeper("stopped-net");
     docker(&["stop", "-t", "0", &c.name]);
-    let out = quayside(&[
-        "net",
-        "--id",
-        &c.id(),
-        "--policy",
-        "rate",
-        "--value",
-        "1000",
-    ]);
+    let out = net(&c, "rate", "1000");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("is not running"), "{}", stderr(&out));
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::ui::step_until;
 use common::{TestContainer, docker, run_ok};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
@@ -28,25 +29,6 @@ fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
     Harness::builder()
         .with_size(egui::vec2(1500.0, 900.0))
         .build_eframe(move |cc| quayside::testing::local_app(&handle, &cc.egui_ctx))
-}
-
-/// Steps the window in real time until `check` holds, at most `limit`.
-fn step_until(
-    h: &mut Harness<'static, App>,
-    limit: Duration,
-    check: impl Fn(&Harness<'static, App>) -> bool,
-) -> bool {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if check(h) {
-            return true;
-        }
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// Narrows the table to rows matching `text`, so that the row is in sight.

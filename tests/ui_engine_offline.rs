@@ -11,13 +11,13 @@ mod common;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::TestContainer;
+use common::ui::step_until;
 use eframe::egui;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
-use quayside::App;
 
 /// socat forwarding a private socket to the engine's, in a process group of its own so that
 /// every connection it forked ends with it.
@@ -43,13 +43,9 @@ impl Proxy {
         Self { child }
     }
 
-    fn stop(mut self) {
-        let group = format!("-{}", self.child.id());
-        Command::new("kill")
-            .args(["-TERM", "--", &group])
-            .status()
-            .ok();
-        self.child.wait().ok();
+    /// Ends socat and every connection it forked.
+    fn stop(self) {
+        drop(self);
     }
 }
 
@@ -62,22 +58,6 @@ impl Drop for Proxy {
             .ok();
         self.child.wait().ok();
     }
-}
-
-fn step_until(
-    h: &mut Harness<'static, App>,
-    limit: Duration,
-    check: impl Fn(&Harness<'static, App>) -> bool,
-) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        h.step();
-        if check(h) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
 }
 
 #[test]

@@ -138,28 +138,20 @@ impl HostActor {
         event: docker::ContainerEvent,
     ) -> Result<(), DockerError> {
         tracing::trace!(host = %self.host, id = %event.id, action = %event.action, "engine event");
-        if event.is_removal() {
-            let id = ContainerId(event.id);
-            self.sink
-                .send(Event::ContainerRemoved {
-                    host: self.host.clone(),
-                    id,
-                })
-                .await;
-            return Ok(());
-        }
-        match docker::one(&conn.docker, &self.host, &event.id).await? {
-            Some(container) => self.sink.send(Event::ContainerUpdated { container }).await,
-            None => {
-                let id = ContainerId(event.id);
-                self.sink
-                    .send(Event::ContainerRemoved {
-                        host: self.host.clone(),
-                        id,
-                    })
-                    .await;
-            }
-        }
+        // A destroyed container is gone; any other event may have changed its row.
+        let row = if event.is_removal() {
+            None
+        } else {
+            docker::one(&conn.docker, &self.host, &event.id).await?
+        };
+        let news = match row {
+            Some(container) => Event::ContainerUpdated { container },
+            None => Event::ContainerRemoved {
+                host: self.host.clone(),
+                id: ContainerId(event.id),
+            },
+        };
+        self.sink.send(news).await;
         Ok(())
     }
 

@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod ui;
+
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
 use std::process::{Command, Output};
