@@ -30,13 +30,19 @@
 #   down    stop what `up` started (the QEMU process group); keeps the keys. Idempotent.
 #   status  whether the guest runs, and the ssh command line
 #   check   netem on a veth pair and on a container's veth in the guest, IFB + HTB + netem on
-#           the upload path, Docker over an ssh-forwarded socket; PASS/FAIL per step
+#           the upload path, Docker over an ssh-forwarded socket, guest writes never reaching
+#           the host; PASS/FAIL per step, non-zero exit on any FAIL
 # Tests use it with: . "$QS_NETEM_DIR/env"; ssh -i "$QS_NETEM_KEY" -p "$QS_NETEM_PORT"
 #   -o UserKnownHostsFile="$QS_NETEM_KNOWN_HOSTS" "$QS_NETEM_USER@127.0.0.1" ...
 # Knobs: QS_NETEM_PORT (10023), QS_NETEM_DIR (lab/run/netem), QS_NETEM_MEM (1536M),
 #   QS_NETEM_SMP (2), QS_NETEM_MACHINE (pc; q35 also works, microvm hangs in timer calibration
 #   under TCG), QS_NETEM_KERNEL (a release in /lib/modules; default the newest with a
-#   /boot/vmlinuz and sch_netem), QS_NETEM_TIMEOUT (seconds to wait for ssh and for Docker, 300).
+#   /boot/vmlinuz and sch_netem), QS_NETEM_TIMEOUT (seconds to wait for ssh and for Docker, 300),
+#   QS_NETEM_TB_MB (TCG translation cache, 256; QEMU's default of 1 GiB costs ~400 MiB RSS more).
+# Needs: root; Debian packages qemu-system-x86 linux-image-amd64 openssh-server openssh-client
+#   busybox-static docker.io iproute2 iptables iputils-ping (`setup` installs them).
+# Measured on the 2-core lab machine with a cargo build beside it: ssh answers 14-25 s after
+# `up` starts, the guest's Docker 20-49 s; QEMU RSS ~720-750 MiB; one `ssh ... true` 0.7-1.5 s.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -68,13 +74,17 @@ ssh_args=(-F none -o BatchMode=yes -o IdentitiesOnly=yes -o ConnectTimeout=10 -o
 guest_ssh() { ssh "${ssh_args[@]}" root@127.0.0.1 "$@"; }
 ssh_line="ssh -i $QS_NETEM_DIR/id_lab -p $QS_NETEM_PORT -o UserKnownHostsFile=$QS_NETEM_DIR/known_hosts root@127.0.0.1"
 
-# The pid of our QEMU, when it still runs and its command line is the one `up` gave it (so a
-# pid reused by an unrelated process is never taken for ours).
+# The pid of the QEMU that `up` started from this work dir, when it still runs and its command
+# line is the one `up` gave it (so a pid reused by an unrelated process is never taken for ours).
 guest_pid() {
-  local p; p=$(cat "$QS_NETEM_DIR/qemu.pid" 2>/dev/null) && [ -n "$p" ] || return 1
-  { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null |
-    grep -qF -- "-name $name " && { tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null |
-    grep -qF -- "qs_dir=$QS_NETEM_DIR " && echo "$p"
+  local p cmd; p=$(cat "$QS_NETEM_DIR/qemu.pid" 2>/dev/null) && [ -n "$p" ] || return 1
+  cmd=$({ tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null) || return 1
+  case $cmd in *"-name qs-netem-"*"qs_dir=$QS_NETEM_DIR "*) echo "$p" ;; *) return 1 ;; esac
+}
+# The port that guest forwards (from its -name), which may differ from QS_NETEM_PORT.
+guest_port() {
+  local p; p=$(guest_pid) || return 1
+  tr '\0' '\n' < "/proc/$p/cmdline" | sed -n 's/^qs-netem-\([0-9]*\)$/\1/p' | head -1
 }
 
 # Replaces FILE with stdin only when the content differs: a running guest reads these files.
@@ -85,7 +95,9 @@ write_file() {
 
 # ------------------------------------------------------------------------------- setup ---
 
-packages=(qemu-system-x86 qemu-utils linux-image-amd64 openssh-server openssh-client
+# qemu-utils is not needed (no disk image). Note: bookworm's qemu-system-x86 (7.2) conflicts
+# with a backports qemu-utils, which apt then removes.
+packages=(qemu-system-x86 linux-image-amd64 openssh-server openssh-client
           busybox-static docker.io iproute2 iptables iputils-ping)
 
 setup() {
@@ -245,7 +257,6 @@ port_taken() { ss -Hltn "sport = :$QS_NETEM_PORT" | grep -q .; }
 
 boot() {
   local kver=$1
-  port_taken && die "port $QS_NETEM_PORT is taken by another program (set QS_NETEM_PORT)"
   # setsid: QEMU leads a process group of its own, which `down` ends. -name marks the process
   # as ours; qs_dir= on the kernel command line ties it to this work dir. No device exists but
   # the serial console (to a file), the 9p share and the NIC (no iPXE ROM: it only costs time).
@@ -322,6 +333,10 @@ up() {
   local t0 kver; t0=$(now_ms)
   [ "$(id -u)" -eq 0 ] || die "run as root (QEMU must read the whole host root to share it)"
   need_tools
+  # Before anything is written: the keys and files of a running guest must stay as they are.
+  if guest_pid >/dev/null && [ "$(guest_port)" != "$QS_NETEM_PORT" ]; then
+    die "a guest from $QS_NETEM_DIR already runs on port $(guest_port); run '$0 down' first"
+  fi
   kver=$(pick_kernel)
   prepare_ssh
   prepare_rootfs
@@ -330,6 +345,7 @@ up() {
     log "guest already running (pid $(guest_pid)); checking it"
   else
     down quiet   # leftovers of a guest that died are cleared first
+    port_taken && die "port $QS_NETEM_PORT is taken by another program (set QS_NETEM_PORT)"
     log "booting the guest (kernel $kver, -M $QS_NETEM_MACHINE, -smp $QS_NETEM_SMP, mem $QS_NETEM_MEM, port $QS_NETEM_PORT)"
     boot "$kver"
   fi
@@ -348,7 +364,8 @@ up() {
 # Ends the process group that `up` started with setsid: TERM, then KILL.
 end_group() {
   local pg=$1 i
-  kill -TERM -- "-$pg" 2>/dev/null || return 0
+  # QEMU is its group's leader (setsid); should it not be, the pid alone is ended.
+  kill -TERM -- "-$pg" 2>/dev/null || { kill -TERM "$pg" 2>/dev/null || return 0; }
   for i in $(seq 1 50); do
     kill -0 -- "-$pg" 2>/dev/null || return 0
     sleep 0.2
@@ -368,7 +385,7 @@ down() {
 
 status() {
   if guest_pid >/dev/null; then
-    echo "running: QEMU pid $(guest_pid), port 127.0.0.1:$QS_NETEM_PORT"
+    echo "running: QEMU pid $(guest_pid), port 127.0.0.1:$(guest_port)"
     echo "$ssh_line"
     echo "env: $QS_NETEM_DIR/env"
   else
@@ -379,6 +396,7 @@ status() {
 
 check() {
   guest_pid >/dev/null || die "the guest is not running (run: $0 up)"
+  [ "$(guest_port)" = "$QS_NETEM_PORT" ] || die "the guest runs on port $(guest_port), not $QS_NETEM_PORT"
   local rc=0 t0; t0=$(now_ms)
   guest_ssh sh -s -- "$image" < "$here/netem/guest-check.sh" || rc=$?
 
@@ -420,5 +438,5 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   check) check ;;
-  *) echo "usage: $0 setup|up|down|status|check   (env: QS_NETEM_PORT QS_NETEM_DIR QS_NETEM_MEM QS_NETEM_SMP QS_NETEM_MACHINE QS_NETEM_KERNEL QS_NETEM_TIMEOUT)" >&2; exit 2 ;;
+  *) echo "usage: $0 setup|up|down|status|check   (env: QS_NETEM_PORT QS_NETEM_DIR QS_NETEM_MEM QS_NETEM_SMP QS_NETEM_MACHINE QS_NETEM_KERNEL QS_NETEM_TIMEOUT QS_NETEM_TB_MB)" >&2; exit 2 ;;
 esac

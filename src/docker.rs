@@ -16,7 +16,6 @@ use bollard::query_parameters::{
 };
 use futures_util::{Stream, StreamExt as _};
 
-use crate::hosts::profile::{DockerEndpoint, HostEntry};
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, MountInfo,
     NetworkAttachment, RunState,
@@ -37,8 +36,6 @@ pub(crate) enum DockerError {
     Engine(String),
     #[error("the Docker engine's event stream ended")]
     EventsEnded,
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 impl DockerError {
@@ -84,18 +81,6 @@ pub(crate) async fn connect_at(address: Option<&str>) -> Result<Docker, DockerEr
         .map_err(unreachable)?
         .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
     docker.negotiate_version().await.map_err(unreachable)
-}
-
-/// Connects to the engine of a profile's host.
-// TODO(#3): engines reached over SSH or tcp:// are refused until that transport exists.
-pub(crate) async fn connect_entry(entry: &HostEntry) -> Result<Docker, DockerError> {
-    match entry.docker {
-        DockerEndpoint::Local => connect_at(entry.docker_url.as_deref()).await,
-        DockerEndpoint::Ssh | DockerEndpoint::Tcp => Err(DockerError::Unsupported(format!(
-            "this version of Quayside cannot reach a `docker = \"{}\"` engine yet",
-            entry.docker
-        ))),
-    }
 }
 
 /// The engine's version string, e.g. `20.10.24`.

@@ -15,6 +15,7 @@ mod shaping;
 mod status_age;
 mod ui;
 
+pub mod ssh;
 pub mod testing;
 
 use std::process::ExitCode;

@@ -14,7 +14,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::docker::{self, Lifecycle};
 use crate::hosts::profile::Profile;
-use crate::privileged::LocalRunner;
 
 /// Quayside: Docker containers on many Linux hosts, and their network shaped with tc.
 ///
@@ -85,13 +84,13 @@ pub(crate) async fn run(verb: Verb, profile: &Profile) -> anyhow::Result<()> {
         Verb::Rm(args) => {
             lifecycle(profile, &args.id, Lifecycle::Remove { force: args.force }).await
         }
-        Verb::Net(args) => net::run(profile, &args, &LocalRunner::for_this_process()).await,
+        Verb::Net(args) => net::run(profile, &args).await,
     }
 }
 
 async fn lifecycle(profile: &Profile, id: &str, action: Lifecycle) -> anyhow::Result<()> {
-    let (docker, found) = target::resolve(profile, id).await?;
-    docker::lifecycle(&docker, &found.id, action)
+    let (conn, found) = target::resolve(profile, id).await?;
+    docker::lifecycle(&conn.docker, &found.id, action)
         .await
         .map_err(|e| anyhow::anyhow!("cannot {} {id}: {e}", action.verb()))?;
     println!("{}:{} {}", found.host, found.name, action.done_word());

@@ -7,9 +7,9 @@
 use clap::{Args, Subcommand};
 
 use super::target;
+use crate::hosts::connect::HostConnection;
 use crate::hosts::profile::Profile;
 use crate::model::ContainerKey;
-use crate::privileged::LocalRunner;
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
 use crate::shaping::seed::{self, ProfileEdit};
 
@@ -48,14 +48,10 @@ enum NetAction {
     },
 }
 
-pub(super) async fn run(
-    profile: &Profile,
-    args: &NetArgs,
-    runner: &LocalRunner,
-) -> anyhow::Result<()> {
+pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()> {
     if let Some(NetAction::Show { id, json }) = &args.action {
-        let (docker, key) = locate(profile, id).await?;
-        let report = ops::read(&docker, runner, &key).await?;
+        let (conn, key) = locate(profile, id).await?;
+        let report = ops::read(&conn.docker, &conn.runner, &key).await?;
         return print(&report, *json);
     }
 
@@ -69,25 +65,25 @@ pub(super) async fn run(
     };
     // The value is read before anything is asked of the host.
     let edit = seed::parse_seed_value(policy, args.value.as_deref())?;
-    let (docker, key) = locate(profile, id).await?;
+    let (conn, key) = locate(profile, id).await?;
 
     let report = if edit == ProfileEdit::Clear {
-        ops::clear(&docker, runner, &key).await?
+        ops::clear(&conn.docker, &conn.runner, &key).await?
     } else {
-        let current = ops::read(&docker, runner, &key).await?;
+        let current = ops::read(&conn.docker, &conn.runner, &key).await?;
         let mut profile = current.profile().unwrap_or_default();
         edit.apply(&mut profile);
         let options = ApplyOptions {
             replace_foreign: args.replace_foreign,
         };
-        ops::apply(&docker, runner, &key, &profile, &options).await?
+        ops::apply(&conn.docker, &conn.runner, &key, &profile, &options).await?
     };
     print(&report, args.json)
 }
 
-async fn locate(profile: &Profile, id: &str) -> anyhow::Result<(bollard::Docker, ContainerKey)> {
-    let (docker, found) = target::resolve(profile, id).await?;
-    Ok((docker, found.key()))
+async fn locate(profile: &Profile, id: &str) -> anyhow::Result<(HostConnection, ContainerKey)> {
+    let (conn, found) = target::resolve(profile, id).await?;
+    Ok((conn, found.key()))
 }
 
 fn print(report: &ShapingReport, json: bool) -> anyhow::Result<()> {

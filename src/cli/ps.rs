@@ -6,8 +6,10 @@ use serde::Serialize;
 
 use super::PsArgs;
 use crate::docker;
+use crate::hosts::connect;
 use crate::hosts::profile::{HostEntry, Profile};
 use crate::model::{ContainerSummary, HostId};
+use crate::ssh::HostKeyPolicy;
 use crate::ui::format;
 
 /// One host's answer, for `--json`.
@@ -36,8 +38,8 @@ pub(super) async fn run(profile: &Profile, args: &PsArgs) -> anyhow::Result<()> 
 async fn list_host(entry: &HostEntry, args: &PsArgs) -> HostListing {
     let host = &entry.id();
     let result = async {
-        let docker = docker::connect_entry(entry).await?;
-        docker::list(&docker, host, args.all || args.latest).await
+        let conn = connect::connect(entry, HostKeyPolicy::Strict).await?;
+        Ok::<_, anyhow::Error>(docker::list(&conn.docker, host, args.all || args.latest).await?)
     }
     .await;
     match result {

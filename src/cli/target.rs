@@ -1,11 +1,11 @@
 //! Finds the container a `HOST:NAME` or `HOST:ID-PREFIX` argument means, and, when none
 //! matches, suggests the nearest names.
 
-use bollard::Docker;
-
 use crate::docker;
+use crate::hosts::connect::{self, HostConnection};
 use crate::hosts::profile::Profile;
 use crate::model::{ContainerSummary, HostId};
+use crate::ssh::HostKeyPolicy;
 
 /// How many near names an unknown id suggests.
 const SUGGESTIONS: usize = 3;
@@ -15,15 +15,16 @@ const SUGGESTIONS: usize = 3;
 pub(crate) async fn resolve(
     profile: &Profile,
     spec: &str,
-) -> anyhow::Result<(Docker, ContainerSummary)> {
+) -> anyhow::Result<(HostConnection, ContainerSummary)> {
     let (host, wanted) = split(spec)?;
     let Some(entry) = profile.hosts.iter().find(|h| h.id() == host) else {
         let known: Vec<&str> = profile.hosts.iter().map(|h| h.name.as_str()).collect();
         anyhow::bail!("no host named {host}: known hosts are {}", known.join(", "));
     };
-    let docker = docker::connect_entry(entry).await?;
-    let rows = docker::list(&docker, &host, true).await?;
-    Ok((docker, pick(rows, &host, wanted)?))
+    // The command line never trusts an unknown host key: the error shows its fingerprint.
+    let conn = connect::connect(entry, HostKeyPolicy::Strict).await?;
+    let rows = docker::list(&conn.docker, &host, true).await?;
+    Ok((conn, pick(rows, &host, wanted)?))
 }
 
 /// Splits `HOST:NAME`; a missing host part is an error that shows the form.

@@ -1,5 +1,6 @@
 //! The hosts Quayside knows: profiles (`profile.rs`) and where the default one lives.
 
+pub(crate) mod connect;
 pub(crate) mod profile;
 
 use std::path::PathBuf;

@@ -16,7 +16,7 @@ use super::validate::ValidationError;
 use super::veth::{self, VethError};
 use crate::docker::{self, DockerError};
 use crate::model::{ContainerDetails, ContainerKey, HostId};
-use crate::privileged::{CommandOutput, LocalRunner, RunError};
+use crate::privileged::{CommandOutput, RunError, Runner};
 
 /// How an apply may go beyond the plain case.
 #[derive(Clone, Debug, Default)]
@@ -175,7 +175,7 @@ pub(crate) enum ShapingError {
 /// Finds the host veth of each of the container's interfaces.
 pub(crate) async fn discover(
     docker: &Docker,
-    runner: &LocalRunner,
+    runner: &Runner,
     key: &ContainerKey,
 ) -> Result<(ContainerDetails, Vec<Target>, String), ShapingError> {
     let details = docker::inspect(docker, key).await?;
@@ -232,7 +232,7 @@ pub(crate) async fn discover(
 
 /// Reads what the kernel holds for one veth and its IFB.
 async fn observe(
-    runner: &LocalRunner,
+    runner: &Runner,
     target: &Target,
     host_links: &str,
 ) -> Result<Observed, ShapingError> {
@@ -290,7 +290,7 @@ async fn observe(
 /// Reads the container's shaping without changing it.
 pub(crate) async fn read(
     docker: &Docker,
-    runner: &LocalRunner,
+    runner: &Runner,
     key: &ContainerKey,
 ) -> Result<ShapingReport, ShapingError> {
     let (_, targets, host_links) = discover(docker, runner, key).await?;
@@ -310,7 +310,7 @@ pub(crate) async fn read(
 /// Replaces the container's shaping with `wanted` on every interface, then reads back.
 pub(crate) async fn apply(
     docker: &Docker,
-    runner: &LocalRunner,
+    runner: &Runner,
     key: &ContainerKey,
     wanted: &ShapingProfile,
     options: &ApplyOptions,
@@ -375,7 +375,7 @@ pub(crate) async fn apply(
 /// Removes all of Quayside's shaping from the container; a clean container is already clear.
 pub(crate) async fn clear(
     docker: &Docker,
-    runner: &LocalRunner,
+    runner: &Runner,
     key: &ContainerKey,
 ) -> Result<ShapingReport, ShapingError> {
     let (_, targets, host_links) = discover(docker, runner, key).await?;
@@ -424,7 +424,7 @@ struct StepFailure {
 
 /// Runs a plan: links first, then the one tc batch, then link cleanup. With `force`, tc goes on
 /// past a failing line (for clearing, where each step stands alone).
-async fn run_plan(runner: &LocalRunner, plan: &ApplyPlan, force: bool) -> Result<(), StepFailure> {
+async fn run_plan(runner: &Runner, plan: &ApplyPlan, force: bool) -> Result<(), StepFailure> {
     let tools = runner.tools();
     for step in &plan.link_steps {
         run_step(runner, &tools.ip, step, None).await?;
@@ -445,7 +445,7 @@ async fn run_plan(runner: &LocalRunner, plan: &ApplyPlan, force: bool) -> Result
 }
 
 async fn run_step(
-    runner: &LocalRunner,
+    runner: &Runner,
     tool: &str,
     args: &[String],
     stdin: Option<&str>,
@@ -469,7 +469,7 @@ async fn run_step(
 /// Puts each touched veth back as it was: clears what is there now, then applies the profile
 /// it held before. Returns a sentence saying how that went.
 async fn restore(
-    runner: &LocalRunner,
+    runner: &Runner,
     host: &HostId,
     touched: &[(Target, Observed, ApplyPlan)],
 ) -> String {
@@ -491,7 +491,7 @@ async fn restore(
 }
 
 async fn restore_one(
-    runner: &LocalRunner,
+    runner: &Runner,
     target: &Target,
     before: &Observed,
 ) -> Result<(), ShapingError> {
@@ -520,13 +520,13 @@ async fn restore_one(
         })
 }
 
-async fn current_host_links(runner: &LocalRunner) -> Result<String, ShapingError> {
+async fn current_host_links(runner: &Runner) -> Result<String, ShapingError> {
     let ip = runner.tools().ip.clone();
     checked(runner, &[&ip, "-d", "-j", "link", "show"]).await
 }
 
 /// Runs a read-only command that must succeed; returns its stdout.
-async fn checked(runner: &LocalRunner, argv: &[&str]) -> Result<String, ShapingError> {
+async fn checked(runner: &Runner, argv: &[&str]) -> Result<String, ShapingError> {
     let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
     let out = runner.run(&argv, None).await?;
     if out.success() {

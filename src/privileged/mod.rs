@@ -13,6 +13,10 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
+mod remote;
+
+pub(crate) use remote::RemoteRunner;
+
 /// How long one privileged command may take before it is abandoned.
 const COMMAND_TIMEOUT_SECS: u64 = 20;
 
@@ -89,6 +93,8 @@ pub(crate) enum RunError {
     },
     #[error("`{command}` did not finish within {COMMAND_TIMEOUT_SECS} s")]
     TimedOut { command: String },
+    #[error("cannot run `{command}` on the host: {detail}")]
+    Remote { command: String, detail: String },
 }
 
 /// Runs privileged commands on the machine this process runs on.
@@ -101,11 +107,6 @@ pub(crate) struct LocalRunner {
 impl LocalRunner {
     pub(crate) fn new(privilege: Privilege, tools: ToolPaths) -> Self {
         Self { privilege, tools }
-    }
-
-    /// A runner for this process: root or `sudo -n`, tools found on this machine.
-    pub(crate) fn for_this_process() -> Self {
-        Self::new(Privilege::of_this_process(), ToolPaths::local())
     }
 
     pub(crate) fn tools(&self) -> &ToolPaths {
@@ -187,6 +188,36 @@ impl LocalRunner {
             });
         }
         Ok(out)
+    }
+}
+
+/// Runs privileged commands on a host: this machine, or one reached over SSH.
+#[derive(Clone, Debug)]
+pub(crate) enum Runner {
+    Local(LocalRunner),
+    Remote(RemoteRunner),
+}
+
+impl Runner {
+    pub(crate) fn tools(&self) -> &ToolPaths {
+        match self {
+            Self::Local(r) => r.tools(),
+            Self::Remote(r) => r.tools(),
+        }
+    }
+
+    /// Runs `argv` (its first element an absolute tool path), feeding `stdin` when given.
+    /// A non-zero exit is an `Ok` output; only a failure to run, a timeout or sudo's refusal
+    /// is an error.
+    pub(crate) async fn run(
+        &self,
+        argv: &[String],
+        stdin: Option<&str>,
+    ) -> Result<CommandOutput, RunError> {
+        match self {
+            Self::Local(r) => r.run(argv, stdin).await,
+            Self::Remote(r) => r.run(argv, stdin).await,
+        }
     }
 }
 

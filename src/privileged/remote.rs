@@ -1,0 +1,153 @@
+//! Privileged commands on a host reached over SSH, through that host's one session.
+//!
+//! Each argv is quoted with a shell-quoting library into one command line (never string
+//! formatting of its parts), tools are called by the absolute paths found on the host, and
+//! `sudo -n` is put in front when the login user is not root.
+
+use super::{CommandOutput, Privilege, RunError, ToolPaths, is_sudo_password_refusal};
+use crate::ssh::SshHost;
+
+/// Finds tc, ip, nsenter and sudo by absolute path on the host, and whether the login is root.
+/// One line per tool (`name path`), then `uid N`.
+const PROBE: &str = "for t in tc ip nsenter sudo; do for d in /usr/sbin /sbin /usr/bin /bin; do \
+    if [ -x \"$d/$t\" ]; then echo \"$t $d/$t\"; break; fi; done; done; echo \"uid $(id -u)\"";
+
+/// Runs privileged commands on one SSH host.
+#[derive(Clone)]
+pub(crate) struct RemoteRunner {
+    host: SshHost,
+    privilege: Privilege,
+    tools: ToolPaths,
+}
+
+impl std::fmt::Debug for RemoteRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteRunner")
+            .field("host", &self.host.label())
+            .field("privilege", &self.privilege)
+            .finish()
+    }
+}
+
+impl RemoteRunner {
+    /// Asks the host where its tools are and who the login user is. `forced` overrides the
+    /// privilege the profile names (`root` or `sudo`); `None` decides by the login's uid.
+    pub(crate) async fn probe(host: SshHost, forced: Option<Privilege>) -> Result<Self, RunError> {
+        let out = host.exec(PROBE, None).await.map_err(|e| RunError::Remote {
+            command: "locating tc, ip and nsenter".to_owned(),
+            detail: e.to_string(),
+        })?;
+        let text = out.stdout_text();
+        let (tools, uid) = parse_probe(&text);
+        let privilege = forced.unwrap_or(if uid == Some(0) {
+            Privilege::Root
+        } else {
+            Privilege::Sudo
+        });
+        Ok(Self {
+            host,
+            privilege,
+            tools,
+        })
+    }
+
+    pub(crate) fn tools(&self) -> &ToolPaths {
+        &self.tools
+    }
+
+    /// Runs `argv` on the host, feeding `stdin` when given; see `LocalRunner::run`.
+    pub(crate) async fn run(
+        &self,
+        argv: &[String],
+        stdin: Option<&str>,
+    ) -> Result<CommandOutput, RunError> {
+        let mut words: Vec<&str> = Vec::with_capacity(argv.len() + 2);
+        if self.privilege == Privilege::Sudo {
+            words.extend([self.tools.sudo.as_str(), "-n"]);
+        }
+        words.extend(argv.iter().map(String::as_str));
+        let command_text = argv.join(" ");
+        let line = shlex::try_join(words.iter().copied()).map_err(|e| RunError::Remote {
+            command: command_text.clone(),
+            detail: format!("cannot quote the command: {e}"),
+        })?;
+        tracing::debug!(host = %self.host.label(), command = %command_text, privilege = ?self.privilege, "run over ssh");
+        let out = self
+            .host
+            .exec(&line, stdin.map(|s| s.as_bytes().to_vec()))
+            .await
+            .map_err(|e| RunError::Remote {
+                command: command_text.clone(),
+                detail: e.to_string(),
+            })?;
+        let out = CommandOutput {
+            status: out.status,
+            stdout: out.stdout_text(),
+            stderr: out.stderr_text(),
+        };
+        if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
+            return Err(RunError::SudoNeedsPassword {
+                command: command_text,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Reads the probe's answer: the tools found (the usual paths where one is missing, so that
+/// the error names it) and the login's uid.
+fn parse_probe(text: &str) -> (ToolPaths, Option<u32>) {
+    let mut tools = ToolPaths {
+        tc: "/usr/sbin/tc".to_owned(),
+        ip: "/usr/sbin/ip".to_owned(),
+        nsenter: "/usr/bin/nsenter".to_owned(),
+        sudo: "/usr/bin/sudo".to_owned(),
+    };
+    let mut uid = None;
+    for line in text.lines() {
+        match line.split_once(' ') {
+            Some(("tc", path)) => tools.tc = path.to_owned(),
+            Some(("ip", path)) => tools.ip = path.to_owned(),
+            Some(("nsenter", path)) => tools.nsenter = path.to_owned(),
+            Some(("sudo", path)) => tools.sudo = path.to_owned(),
+            Some(("uid", n)) => uid = n.trim().parse().ok(),
+            _ => {}
+        }
+    }
+    (tools, uid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_answer_gives_paths_and_uid() {
+        let (tools, uid) =
+            parse_probe("tc /sbin/tc\nip /usr/sbin/ip\nnsenter /usr/bin/nsenter\nuid 1003\n");
+        assert_eq!(tools.tc, "/sbin/tc");
+        assert_eq!(tools.ip, "/usr/sbin/ip");
+        assert_eq!(
+            tools.sudo, "/usr/bin/sudo",
+            "a tool not found keeps its usual path"
+        );
+        assert_eq!(uid, Some(1003));
+        assert_eq!(parse_probe("uid 0\n").1, Some(0));
+        assert_eq!(parse_probe("garbage").1, None);
+    }
+
+    #[test]
+    fn quoting_keeps_each_argument_whole() {
+        let line =
+            shlex::try_join(["/usr/sbin/tc", "-batch", "-", "it's; rm -rf /"]).unwrap_or_default();
+        assert_eq!(
+            shlex::split(&line),
+            Some(vec![
+                "/usr/sbin/tc".into(),
+                "-batch".into(),
+                "-".into(),
+                "it's; rm -rf /".into()
+            ])
+        );
+    }
+}
