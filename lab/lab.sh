@@ -3,7 +3,7 @@
 #
 #   lab/lab.sh setup   install the Debian packages the tests need (idempotent)
 #   lab/lab.sh up      start dockerd when none answers, build the lab image with `docker import`,
-#                      start the SSH hosts (lab/ssh-hosts.sh)
+#                      start the SSH hosts (lab/ssh-hosts.sh) and the netem host (lab/netem-host.sh)
 #   lab/lab.sh down    remove lab containers, stop only what `up` started
 #   lab/lab.sh env     print the variables the tests read (source it: eval "$(lab/lab.sh env)")
 #
@@ -16,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 QS_LAB_DIR=${QS_LAB_DIR:-$here/run}
 QS_LAB_IMAGE=${QS_LAB_IMAGE:-quayside-lab/busybox:latest}
 QS_LAB_LABEL=quayside.lab=1
+QS_NETEM_DIR=${QS_NETEM_DIR:-$QS_LAB_DIR/netem}
 # A user in the docker group with no sudo rule: the tests run Quayside as this user to check
 # that a sudo that wants a password fails fast with a hint.
 QS_LAB_USER=${QS_LAB_USER:-qs-lab-nopw}
@@ -32,6 +33,7 @@ setup() {
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
+  bash "$here/netem-host.sh" setup
   if [ ${#missing[@]} -eq 0 ]; then log "packages present"; return 0; fi
   log "installing: ${missing[*]}"
   apt-get update -qq
@@ -89,9 +91,11 @@ up() {
   start_dockerd
   build_image
   QS_LAB_DIR=$QS_LAB_DIR QS_LAB_USER=$QS_LAB_USER bash "$here/ssh-hosts.sh" up
+  QS_NETEM_DIR=$QS_NETEM_DIR bash "$here/netem-host.sh" up
 }
 
 down() {
+  QS_NETEM_DIR=$QS_NETEM_DIR bash "$here/netem-host.sh" down || true
   QS_LAB_DIR=$QS_LAB_DIR QS_LAB_USER=$QS_LAB_USER bash "$here/ssh-hosts.sh" down
   if docker_answers; then
     local ids; ids=$(docker ps -aq --filter "label=$QS_LAB_LABEL")
@@ -116,6 +120,7 @@ env_vars() {
   echo "export QS_LAB_DIR='$QS_LAB_DIR'"
   echo "export QS_LAB_USER='$QS_LAB_USER'"
   QS_LAB_DIR=$QS_LAB_DIR bash "$here/ssh-hosts.sh" env
+  [ -f "$QS_NETEM_DIR/env" ] && cat "$QS_NETEM_DIR/env"
 }
 
 case "${1:-}" in

@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+pub mod hosts;
+pub mod sshd;
 pub mod ui;
 
 use std::io::{Read as _, Write as _};
