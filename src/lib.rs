@@ -93,9 +93,11 @@ fn init_logging(default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("QUAYSIDE_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("quayside={default_level}"))
     });
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
 }
 

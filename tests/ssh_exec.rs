@@ -49,7 +49,10 @@ async fn exec_feeds_stdin_then_eof() {
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let out = host.exec("cat", Some(big.clone())).await.unwrap();
     assert_eq!(out.stdout.len(), big.len());
-    assert!(out.stdout == big, "the echoed 3 MB differ from what was sent");
+    assert!(
+        out.stdout == big,
+        "the echoed 3 MB differ from what was sent"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,7 +291,11 @@ async fn killed_sshd_fails_pending_and_new_requests_quickly() {
         .err()
         .unwrap();
     assert!(matches!(err, SshError::Disconnected { .. }), "{err}");
-    assert!(t.elapsed() < Duration::from_millis(100), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        t.elapsed()
+    );
     assert!(!host.is_connected());
 }
 

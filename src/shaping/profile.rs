@@ -229,10 +229,6 @@ impl ShapingProfile {
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken expectation"
-)]
 mod tests {
     use super::*;
 

@@ -6,11 +6,6 @@
 //! result back must give the same profile within tc's rounding. It must not test one module's
 //! details (those live next to the code).
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken expectation"
-)]
-
 use proptest::prelude::*;
 
 use crate::shaping::fake_tc::FakeHost;

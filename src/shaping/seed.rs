@@ -166,10 +166,6 @@ fn too_many(policy: &'static str, max: usize, value: Option<&str>) -> UnitError 
 }
 
 #[cfg(test)]
-#[expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken expectation"
-)]
 mod tests {
     use proptest::prelude::*;
 

@@ -142,7 +142,11 @@ impl ExecTask {
         let mut progress = false;
         while self.stdin_pos < self.stdin.len() && !self.eof_sent {
             let end = self.stdin.len().min(self.stdin_pos + WRITE_CHUNK);
-            match nb_io(self.channel.write(&self.stdin[self.stdin_pos..end]), sess) {
+            match nb_io(
+                self.channel
+                    .write(self.stdin.get(self.stdin_pos..end).unwrap_or_default()),
+                sess,
+            ) {
                 Ok(Some(n)) => {
                     self.stdin_pos += n;
                     progress = true;
@@ -178,7 +182,9 @@ impl ExecTask {
             }
             match nb_io(self.channel.read(buf), sess)? {
                 Some(0) => self.stdout_done = true,
-                Some(n) => self.stdout.extend_from_slice(&buf[..n]),
+                Some(n) => self
+                    .stdout
+                    .extend_from_slice(buf.get(..n).unwrap_or_default()),
                 None => break,
             }
             progress = true;
@@ -190,7 +196,9 @@ impl ExecTask {
             }
             match nb_io(stderr.read(buf), sess)? {
                 Some(0) => self.stderr_done = true,
-                Some(n) => self.stderr.extend_from_slice(&buf[..n]),
+                Some(n) => self
+                    .stderr
+                    .extend_from_slice(buf.get(..n).unwrap_or_default()),
                 None => break,
             }
             progress = true;

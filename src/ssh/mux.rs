@@ -169,8 +169,8 @@ impl Mux {
     fn pass(&mut self, buf: &mut [u8]) -> Result<bool, String> {
         let mut progress = false;
         let mut i = 0;
-        while i < self.tasks.len() {
-            match self.tasks[i].step(&self.sess, buf) {
+        while let Some(task) = self.tasks.get_mut(i) {
+            match task.step(&self.sess, buf) {
                 Ok(moved) => progress |= moved,
                 Err(e) if e.is_fatal() => return Err(format!("the transport failed: {e}")),
                 Err(e) => {
@@ -182,7 +182,7 @@ impl Mux {
                     continue;
                 }
             }
-            if self.tasks[i].is_finished() {
+            if self.tasks.get(i).is_some_and(|t| t.is_finished()) {
                 self.tasks.swap_remove(i).finish(&self.label);
                 progress = true;
                 continue;

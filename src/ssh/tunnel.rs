@@ -56,7 +56,7 @@ impl Pending {
     }
 
     fn rest(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        self.buf.get(self.pos..).unwrap_or_default()
     }
 
     fn consumed(&mut self, n: usize) {
@@ -173,9 +173,15 @@ impl TunnelTask {
         for _ in 0..PUMP_ROUNDS {
             if self.down.is_empty() && !self.remote_eof {
                 let limit = buf.len().min(BUF_BYTES);
-                match nb_io(self.channel.read(&mut buf[..limit]), sess)? {
+                let Some(room) = buf.get_mut(..limit) else {
+                    break;
+                };
+                match nb_io(self.channel.read(room), sess)? {
                     Some(0) => self.remote_eof = true,
-                    Some(n) => self.down.buf.extend_from_slice(&buf[..n]),
+                    Some(n) => self
+                        .down
+                        .buf
+                        .extend_from_slice(room.get(..n).unwrap_or_default()),
                     None => {}
                 }
                 progress |= self.remote_eof || !self.down.is_empty();
@@ -212,7 +218,10 @@ impl TunnelTask {
                 let mut chunk = [0u8; 16 * 1024];
                 match nb_local(self.local.read(&mut chunk)) {
                     Ok(Some(0)) => self.local_eof = true,
-                    Ok(Some(n)) => self.up.buf.extend_from_slice(&chunk[..n]),
+                    Ok(Some(n)) => self
+                        .up
+                        .buf
+                        .extend_from_slice(chunk.get(..n).unwrap_or_default()),
                     Ok(None) => {}
                     Err(e) => {
                         self.local_broke(&e);
@@ -261,7 +270,7 @@ impl TunnelTask {
             if n == 0 {
                 break;
             }
-            tracing::debug!(what = %self.what, stderr = %String::from_utf8_lossy(&buf[..n]), "remote stderr");
+            tracing::debug!(what = %self.what, stderr = %String::from_utf8_lossy(buf.get(..n).unwrap_or_default()), "remote stderr");
             progress = true;
         }
         Ok(progress)

@@ -1,11 +1,5 @@
 //! Plans for the download direction, netem and HTB details, and interface names.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "a test fails loudly on a broken expectation"
-)]
-
 use super::*;
 
 pub(super) const VETH: &str = "veth1a2b3c";

@@ -1,11 +1,5 @@
 //! Plans for the upload direction (IFB and ingress redirect) and for clearing.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    reason = "a test fails loudly on a broken expectation"
-)]
-
 use super::tests::{IFINDEX, VETH, dir, plan, strings, up};
 use super::*;
 

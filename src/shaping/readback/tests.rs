@@ -2,11 +2,6 @@
 //! written from iproute2 6.1's source (q_netem.c, q_htb.c, tc_qdisc.c, tc_class.c,
 //! m_mirred.c, json_print.c), since this kernel has no netem and no qdisc may be changed here.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken expectation"
-)]
-
 use super::*;
 
 /// Real: `tc -s -j qdisc show dev lo` on this machine.

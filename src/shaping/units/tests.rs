@@ -1,10 +1,5 @@
 //! Parsers and printers of rates, times and percentages, with K8 and K9 regressions.
 
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on a broken expectation"
-)]
-
 use proptest::prelude::*;
 
 use super::*;

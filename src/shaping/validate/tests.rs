@@ -1,11 +1,6 @@
 //! Validation rules and their messages, with K9 regressions.
 
-#![expect(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
-    clippy::type_complexity,
-    reason = "a test fails loudly on a broken expectation"
-)]
+#![expect(clippy::type_complexity, reason = "tables of cases read best inline")]
 
 use super::*;
 
