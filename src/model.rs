@@ -187,6 +187,10 @@ pub(crate) enum HostState {
         reason: String,
         retry_at: SystemTime,
     },
+    /// Not connected until the user decides about the host's key (no retries meanwhile).
+    Untrusted {
+        reason: String,
+    },
 }
 
 impl HostState {

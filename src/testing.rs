@@ -60,3 +60,14 @@ pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts:
     }
     app
 }
+
+/// The window over the hosts of the profile file at `path`, as `quayside --hosts PATH` opens
+/// it; the error is the profile's own (line, column, key).
+pub fn app_for_profile(
+    runtime: &Handle,
+    ctx: &egui::Context,
+    path: &std::path::Path,
+) -> Result<App, String> {
+    let profile = crate::hosts::profile::Profile::load(path).map_err(|e| e.to_string())?;
+    Ok(App::open(runtime, ctx, &profile.hosts))
+}

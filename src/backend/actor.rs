@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
-use super::{Command, Event, EventSink};
+use super::{Command, Event, EventSink, HostKeyTrust};
 use crate::docker::{self, DockerError};
 use crate::hosts::{
     self,
@@ -20,7 +20,7 @@ use crate::hosts::{
 };
 use crate::model::{ContainerId, HostId, HostState};
 use crate::shaping::ops;
-use crate::ssh::HostKeyPolicy;
+use crate::ssh::{HostKeyPolicy, SshError};
 
 /// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF_SECS`].
 const FIRST_BACKOFF_SECS: u64 = 1;
@@ -30,6 +30,8 @@ pub(super) struct HostActor {
     host: HostId,
     /// How the host is reached, from the profile.
     entry: HostEntry,
+    /// What to do with a host key known_hosts does not hold: refuse until the user decides.
+    policy: HostKeyPolicy,
     sink: EventSink,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<bool>,
@@ -46,6 +48,7 @@ impl HostActor {
         Self {
             host: entry.id(),
             entry: entry.clone(),
+            policy: HostKeyPolicy::Strict,
             sink,
             commands,
             shutdown,
@@ -56,7 +59,7 @@ impl HostActor {
         let mut backoff_secs = FIRST_BACKOFF_SECS;
         loop {
             self.set_state(HostState::Connecting).await;
-            let outcome = match connect(&self.entry).await {
+            let outcome = match connect(&self.entry, self.policy.clone()).await {
                 Ok((conn, version)) => {
                     backoff_secs = FIRST_BACKOFF_SECS;
                     tracing::info!(host = %self.host, docker_version = %version, "connected");
@@ -65,6 +68,21 @@ impl HostActor {
                     })
                     .await;
                     self.serve(&conn).await.map_err(|e| e.to_string())
+                }
+                Err(ConnectError::Ssh(SshError::HostKeyUnknown {
+                    key_type,
+                    fingerprint,
+                    known_hosts,
+                    ..
+                })) => {
+                    if self
+                        .ask_trust(key_type, fingerprint, known_hosts)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
                 }
                 Err(err) => Err(err.to_string()),
             };
@@ -108,6 +126,8 @@ impl HostActor {
                     }
                 }
                 command = self.commands.recv() => match command {
+                    // An answer about a host key that is no longer asked about changes nothing.
+                    Some(Command::TrustHostKey { .. }) => {}
                     Some(command) => self.spawn_command(conn.clone(), command),
                     None => return Ok(()),
                 },
@@ -168,8 +188,70 @@ impl HostActor {
                     }
                 }
                 command = self.commands.recv() => match command {
+                    Some(Command::TrustHostKey { .. }) => {}
                     Some(command) => {
                         let error = format!("host {} is offline: {reason}", self.host);
+                        self.sink.send(refusal(command, error)).await;
+                    }
+                    None => return Err(()),
+                },
+            }
+        }
+    }
+
+    /// Asks the user about an unknown host key and waits for the answer, refusing commands
+    /// meanwhile. `Err` on shutdown.
+    async fn ask_trust(
+        &mut self,
+        key_type: String,
+        fingerprint: String,
+        known_hosts: std::path::PathBuf,
+    ) -> Result<(), ()> {
+        tracing::warn!(host = %self.host, %fingerprint, "unknown host key: asking the user");
+        let known_hosts = known_hosts.display().to_string();
+        let question = Event::HostKeyUnknown {
+            host: self.host.clone(),
+            key_type: key_type.clone(),
+            fingerprint: fingerprint.clone(),
+            known_hosts: known_hosts.clone(),
+        };
+        self.sink.send(question).await;
+        let mut reason = format!(
+            "its {key_type} key {fingerprint} is not in {known_hosts}: trust it or reject it"
+        );
+        self.set_state(HostState::Untrusted {
+            reason: reason.clone(),
+        })
+        .await;
+        loop {
+            tokio::select! {
+                changed = self.shutdown.changed() => {
+                    if changed.is_err() || *self.shutdown.borrow() {
+                        return Err(());
+                    }
+                }
+                command = self.commands.recv() => match command {
+                    Some(Command::TrustHostKey { fingerprint: answered, trust, .. })
+                        if answered == fingerprint =>
+                    {
+                        let accepted = Some(answered);
+                        self.policy = match trust {
+                            HostKeyTrust::AcceptOnce => HostKeyPolicy::AcceptOnce { fingerprint: accepted },
+                            HostKeyTrust::AcceptAndSave => {
+                                HostKeyPolicy::AcceptAndSave { fingerprint: accepted }
+                            }
+                            HostKeyTrust::Reject => {
+                                tracing::info!(host = %self.host, "host key rejected");
+                                reason = format!("you rejected its {key_type} key {fingerprint}");
+                                self.set_state(HostState::Untrusted { reason: reason.clone() }).await;
+                                continue;
+                            }
+                        };
+                        return Ok(());
+                    }
+                    Some(Command::TrustHostKey { .. }) => {}
+                    Some(command) => {
+                        let error = format!("host {} is not connected: {reason}", self.host);
                         self.sink.send(refusal(command, error)).await;
                     }
                     None => return Err(()),
@@ -188,9 +270,11 @@ impl HostActor {
     }
 }
 
-async fn connect(entry: &HostEntry) -> Result<(HostConnection, String), ConnectError> {
-    // TODO(#3): an unknown host key is asked about in the window; until then it is refused.
-    let conn = hosts::connect::connect(entry, HostKeyPolicy::Strict).await?;
+async fn connect(
+    entry: &HostEntry,
+    policy: HostKeyPolicy,
+) -> Result<(HostConnection, String), ConnectError> {
+    let conn = hosts::connect::connect(entry, policy).await?;
     let version = docker::engine_version(&conn.docker).await?;
     Ok((conn, version))
 }
@@ -198,6 +282,10 @@ async fn connect(entry: &HostEntry) -> Result<(HostConnection, String), ConnectE
 /// Runs one command against a connected host and turns its outcome into the event to show.
 async fn run_command(conn: &HostConnection, command: Command) -> Event {
     match command {
+        Command::TrustHostKey { host, .. } => Event::Failed {
+            host,
+            error: "the host is connected already: its key needs no answer".to_owned(),
+        },
         Command::ChangeLifecycle { key, action } => {
             let outcome = docker::lifecycle(&conn.docker, &key.id, action)
                 .await
@@ -267,5 +355,6 @@ fn refusal(command: Command, error: String) -> Event {
             host: key.host,
             error,
         },
+        Command::TrustHostKey { host, .. } => Event::Failed { host, error },
     }
 }

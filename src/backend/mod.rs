@@ -52,6 +52,23 @@ pub(crate) enum Command {
     ClearShaping { key: ContainerKey },
     /// Read back the container's shaping without changing it.
     ReadShaping { key: ContainerKey },
+    /// The user's answer about a host key that known_hosts does not hold.
+    TrustHostKey {
+        host: HostId,
+        fingerprint: String,
+        trust: HostKeyTrust,
+    },
+}
+
+/// What the user decided about an unknown host key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum HostKeyTrust {
+    /// Connect this time; ask again next time.
+    AcceptOnce,
+    /// Connect, and add the key to known_hosts.
+    AcceptAndSave,
+    /// Do not connect.
+    Reject,
 }
 
 impl Command {
@@ -62,6 +79,7 @@ impl Command {
             | Self::ApplyShaping { key, .. }
             | Self::ClearShaping { key }
             | Self::ReadShaping { key } => &key.host,
+            Self::TrustHostKey { host, .. } => host,
         }
     }
 }
@@ -101,6 +119,13 @@ pub(crate) enum Event {
     ShapingFailed {
         key: ContainerKey,
         error: String,
+    },
+    /// The host showed a key known_hosts does not hold: the user decides whether to trust it.
+    HostKeyUnknown {
+        host: HostId,
+        key_type: String,
+        fingerprint: String,
+        known_hosts: String,
     },
     /// A failure not tied to one command (inspect of a vanished container, …).
     Failed {

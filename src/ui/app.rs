@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::network_tab::NetworkForms;
 use super::store::ContainerStore;
 use super::toasts::Toasts;
-use super::{details, host_tree, table};
+use super::{details, host_key, host_tree, table};
 use crate::backend::{Backend, Command, Event};
 use crate::docker::Lifecycle;
 use crate::hosts::profile::HostEntry;
@@ -27,6 +27,14 @@ const MAX_EVENTS_PER_FRAME: usize = 10_000;
 pub(crate) struct HostView {
     pub(crate) id: HostId,
     pub(crate) state: HostState,
+}
+
+/// A host key known_hosts does not hold, waiting for the user's decision.
+pub(crate) struct HostKeyQuestion {
+    pub(crate) host: HostId,
+    pub(crate) key_type: String,
+    pub(crate) fingerprint: String,
+    pub(crate) known_hosts: String,
 }
 
 /// Which tab of the property panel is open.
@@ -49,6 +57,8 @@ pub struct App {
     pub(crate) tab: DetailTab,
     pub(crate) network: NetworkForms,
     pub(crate) toasts: Toasts,
+    /// Host keys waiting for the user's decision, first asked first.
+    pub(crate) host_key_questions: Vec<HostKeyQuestion>,
     /// Running containers the user asked to remove, waiting for confirmation.
     pub(crate) confirm_remove: Option<Vec<ContainerKey>>,
     started: Option<Instant>,
@@ -94,6 +104,7 @@ impl App {
             network: NetworkForms::default(),
             toasts: Toasts::default(),
             confirm_remove: None,
+            host_key_questions: Vec::new(),
             started: None,
         }
     }
@@ -213,6 +224,20 @@ impl App {
                     .error(format!("{}: {error}", self.display_name(&key)));
                 self.network.failed(&key, error);
             }
+            Event::HostKeyUnknown {
+                host,
+                key_type,
+                fingerprint,
+                known_hosts,
+            } => {
+                self.host_key_questions.retain(|q| q.host != host);
+                self.host_key_questions.push(HostKeyQuestion {
+                    host,
+                    key_type,
+                    fingerprint,
+                    known_hosts,
+                });
+            }
             Event::Failed { host, error } => self.toasts.error(format!("Host {host}: {error}")),
         }
     }
@@ -240,6 +265,7 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| table::containers_ui(self, ui));
 
         details::confirm_remove_ui(self, ui.ctx());
+        host_key::question_ui(self, ui.ctx());
         self.toasts.ui(ui.ctx());
 
         if let Some(started) = self.started.take() {

@@ -24,12 +24,13 @@ pub(crate) fn badge_text(state: &HostState) -> String {
                 .unwrap_or(0);
             format!("offline: {reason} (retry in {secs} s)")
         }
+        HostState::Untrusted { reason } => format!("not trusted: {reason}"),
     }
 }
 
 fn badge_colour(state: &HostState) -> egui::Color32 {
     match state {
-        HostState::Connecting => CONNECTING,
+        HostState::Connecting | HostState::Untrusted { .. } => CONNECTING,
         HostState::Online { .. } => ONLINE,
         HostState::Offline { .. } => OFFLINE,
     }

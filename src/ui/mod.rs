@@ -5,6 +5,7 @@ pub(crate) mod app;
 mod details;
 pub(crate) mod fonts;
 pub(crate) mod format;
+mod host_key;
 mod host_tree;
 mod network_tab;
 pub(crate) mod store;

@@ -1,0 +1,163 @@
+//! The real window over the lab's SSH hosts: an unknown host key is asked about (fingerprint,
+//! accept once, accept and save, reject), and a host that is slow or gone greys out only its
+//! own branch.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestContainer;
+use common::hosts::{ProfileFile, env, lab_host_entry, ssh_entry};
+use common::ui::step_until;
+use eframe::egui;
+use eframe::egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use quayside::App;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn window(rt: &tokio::runtime::Runtime, profile: &ProfileFile) -> Harness<'static, App> {
+    let handle = rt.handle().clone();
+    let path = profile.path.clone();
+    Harness::builder()
+        .with_size(egui::vec2(1500.0, 900.0))
+        .build_eframe(move |cc| {
+            quayside::testing::app_for_profile(&handle, &cc.egui_ctx, &path).unwrap()
+        })
+}
+
+/// A known_hosts file that holds nothing, for one test.
+fn empty_known_hosts() -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(common::unique_name("known_hosts"));
+    std::fs::write(&path, "").unwrap();
+    path
+}
+
+fn lab_host_with_known_hosts(name: &str, known_hosts: &std::path::Path) -> ProfileFile {
+    let base: u16 = env("QS_SSH_BASE_PORT").parse().unwrap();
+    ProfileFile::new(&ssh_entry(
+        name,
+        base,
+        &env("QS_SSH_USER"),
+        &env("QS_SSH_KEY"),
+        known_hosts.to_str().unwrap(),
+    ))
+}
+
+#[test]
+fn an_unknown_host_key_is_asked_about_and_accept_and_save_connects_and_saves_it() {
+    let known_hosts = empty_known_hosts();
+    let profile = lab_host_with_known_hosts("fresh", &known_hosts);
+    let c = TestContainer::sleeper("ui-trust");
+    let rt = runtime();
+    let mut h = window(&rt, &profile);
+
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| h
+            .query_by_label("Trust the host key of fresh?")
+            .is_some()),
+        "the window asks"
+    );
+    assert!(
+        h.query_all_by_label_contains("SHA256:").next().is_some(),
+        "it shows the fingerprint"
+    );
+    assert!(
+        h.query_all_by_label_contains("not trusted:")
+            .next()
+            .is_some(),
+        "the badge says why it waits"
+    );
+    h.get_by_role_and_label(Role::Button, "Accept and save")
+        .click();
+
+    assert!(
+        step_until(&mut h, Duration::from_secs(30), |h| h
+            .query_by_label_contains("online, Docker")
+            .is_some()),
+        "the host connects"
+    );
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| h
+        .query_all_by_label(&c.name)
+        .next()
+        .is_some()));
+    let saved = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        saved.starts_with(&format!("[127.0.0.1]:{} ssh-", env("QS_SSH_BASE_PORT"))),
+        "saved: {saved}"
+    );
+    std::fs::remove_file(&known_hosts).ok();
+}
+
+#[test]
+fn a_rejected_host_key_keeps_the_host_disconnected() {
+    let known_hosts = empty_known_hosts();
+    let profile = lab_host_with_known_hosts("doubtful", &known_hosts);
+    let rt = runtime();
+    let mut h = window(&rt, &profile);
+    assert!(step_until(&mut h, Duration::from_secs(20), |h| h
+        .query_by_label("Trust the host key of doubtful?")
+        .is_some()));
+    h.get_by_role_and_label(Role::Button, "Reject").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| h
+            .query_by_label_contains("you rejected")
+            .is_some()),
+        "the badge says it was rejected"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    h.step();
+    assert!(
+        h.query_by_label_contains("online, Docker").is_none(),
+        "it does not connect"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&known_hosts).unwrap(),
+        "",
+        "nothing saved"
+    );
+    std::fs::remove_file(&known_hosts).ok();
+}
+
+#[test]
+fn a_host_that_never_answers_does_not_hold_up_the_others() {
+    // A listening socket that never speaks SSH: the connection hangs until its timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let text = format!(
+        "{}{}",
+        ssh_entry(
+            "silent",
+            port,
+            "nobody",
+            &env("QS_SSH_KEY"),
+            &env("QS_SSH_KNOWN_HOSTS")
+        ),
+        lab_host_entry("lab-1", 1, &env("QS_SSH_USER"))
+    );
+    let profile = ProfileFile::new(&text);
+    let c = TestContainer::sleeper("ui-silent");
+    let rt = runtime();
+    let mut h = window(&rt, &profile);
+    assert!(
+        step_until(&mut h, Duration::from_secs(5), |h| h
+            .query_all_by_label(&c.name)
+            .next()
+            .is_some()),
+        "lab-1 lists while the silent host is still connecting"
+    );
+    assert!(
+        h.query_by_label_contains("connecting").is_some(),
+        "the silent host is still connecting"
+    );
+    drop(silent);
+}
