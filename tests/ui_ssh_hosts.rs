@@ -14,7 +14,7 @@ use common::ui::step_until;
 use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT as _, Queryable as _};
+use egui_kittest::kittest::Queryable as _;
 use quayside::App;
 
 fn runtime() -> tokio::runtime::Runtime {

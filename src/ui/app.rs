@@ -27,6 +27,8 @@ const MAX_EVENTS_PER_FRAME: usize = 10_000;
 pub(crate) struct HostView {
     pub(crate) id: HostId,
     pub(crate) state: HostState,
+    /// The last offline reason shown as a message, so that retries failing alike stay quiet.
+    pub(crate) told_offline: Option<String>,
 }
 
 /// A host key known_hosts does not hold, waiting for the user's decision.
@@ -90,6 +92,7 @@ impl App {
             .map(|id| HostView {
                 id: id.clone(),
                 state: HostState::Connecting,
+                told_offline: None,
             })
             .collect();
         Self {
@@ -171,13 +174,21 @@ impl App {
     fn take_event(&mut self, event: Event) {
         match event {
             Event::HostStateChanged { host, state } => {
-                if let HostState::Offline { reason, .. } = &state {
-                    self.toasts
-                        .error(format!("Host {host} is offline: {reason}"));
+                let Some(view) = self.hosts.iter_mut().find(|h| h.id == host) else {
+                    return;
+                };
+                match &state {
+                    HostState::Offline { reason, .. }
+                        if view.told_offline.as_ref() != Some(reason) =>
+                    {
+                        view.told_offline = Some(reason.clone());
+                        self.toasts
+                            .error(format!("Host {host} is offline: {reason}"));
+                    }
+                    HostState::Online { .. } => view.told_offline = None,
+                    _ => {}
                 }
-                if let Some(view) = self.hosts.iter_mut().find(|h| h.id == host) {
-                    view.state = state;
-                }
+                view.state = state;
             }
             Event::ContainersListed { host, containers } => {
                 self.store.replace_host(&host, containers);

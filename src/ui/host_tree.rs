@@ -56,7 +56,7 @@ pub(crate) fn hosts_ui(app: &mut App, ui: &mut egui::Ui) {
                     .id_salt(("host", &host.id))
                     .default_open(true)
                     .show(ui, |ui| {
-                        ui.horizontal_wrapped(|ui| {
+                        ui.horizontal_top(|ui| {
                             ui.colored_label(badge_colour(&host.state), "●");
                             ui.add(
                                 egui::Label::new(
