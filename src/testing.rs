@@ -71,3 +71,62 @@ pub fn app_for_profile(
     let profile = crate::hosts::profile::Profile::load(path).map_err(|e| e.to_string())?;
     Ok(App::open(runtime, ctx, &profile.hosts))
 }
+
+/// One host of a profile, connected as the window and the command line connect it (host keys
+/// checked strictly against known_hosts): for measuring remote work without the window.
+pub struct ConnectedHost {
+    host: HostId,
+    conn: crate::hosts::connect::HostConnection,
+}
+
+impl ConnectedHost {
+    /// Connects to the host named `name` in the profile file at `path`.
+    pub async fn connect(path: &std::path::Path, name: &str) -> Result<Self, String> {
+        let profile = crate::hosts::profile::Profile::load(path).map_err(|e| e.to_string())?;
+        let entry = profile
+            .hosts
+            .iter()
+            .find(|h| h.name == name)
+            .ok_or_else(|| format!("no host {name} in {}", path.display()))?;
+        let conn = crate::hosts::connect::connect(entry, crate::ssh::HostKeyPolicy::Strict)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(Self { host: entry.id(), conn })
+    }
+
+    /// Lists every container of the host; returns how many there are.
+    pub async fn list_all(&self) -> Result<usize, String> {
+        let rows = crate::docker::list(&self.conn.docker, &self.host, true).await.map_err(|e| e.to_string())?;
+        Ok(rows.len())
+    }
+
+    /// Sets the download rate of the container named `name` and reads back what the kernel
+    /// holds; returns the read-back's headline.
+    pub async fn apply_download_rate(&self, name: &str, rate_kbit: u64) -> Result<String, String> {
+        let key = self.key_of(name).await?;
+        let mut profile = crate::shaping::profile::ShapingProfile::default();
+        profile.download.rate_kbit = rate_kbit;
+        let options = crate::shaping::ops::ApplyOptions::default();
+        let report = crate::shaping::ops::apply(&self.conn.docker, &self.conn.runner, &key, &profile, &options)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(report.headline())
+    }
+
+    /// Removes all shaping of the container named `name`.
+    pub async fn clear(&self, name: &str) -> Result<String, String> {
+        let key = self.key_of(name).await?;
+        let report = crate::shaping::ops::clear(&self.conn.docker, &self.conn.runner, &key)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(report.headline())
+    }
+
+    async fn key_of(&self, name: &str) -> Result<crate::model::ContainerKey, String> {
+        let rows = crate::docker::list(&self.conn.docker, &self.host, true).await.map_err(|e| e.to_string())?;
+        rows.into_iter()
+            .find(|r| r.name == name)
+            .map(|r| r.key())
+            .ok_or_else(|| format!("no container {name} on {}", self.host))
+    }
+}
