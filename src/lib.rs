@@ -53,11 +53,15 @@ pub fn main_entry(started: Instant) -> ExitCode {
     match cli.command {
         None => {
             // The window opens even on a broken profile: with the local engine, and the error.
-            let (profile, problem) = match loaded {
-                Ok((profile, _)) => (profile, None),
-                Err(err) => (hosts::profile::Profile::local_only(), Some(err.to_string())),
+            let (profile, path, problem) = match loaded {
+                Ok((profile, path)) => (profile, path, None),
+                Err(err) => (
+                    hosts::profile::Profile::local_only(),
+                    None,
+                    Some(err.to_string()),
+                ),
             };
-            run_window(&runtime, started, profile, problem)
+            run_window(&runtime, started, profile, path, problem)
         }
         Some(verb) => match loaded {
             Err(err) => {
@@ -105,6 +109,7 @@ fn run_window(
     runtime: &tokio::runtime::Runtime,
     started: Instant,
     profile: hosts::profile::Profile,
+    path: Option<std::path::PathBuf>,
     problem: Option<String>,
 ) -> ExitCode {
     let icon = eframe::icon_data::from_png_bytes(include_bytes!("../assets/icon.png")).ok();
@@ -127,7 +132,7 @@ fn run_window(
         "Quayside",
         options,
         Box::new(move |cc| {
-            let mut app = App::open(&handle, &cc.egui_ctx, &profile.hosts);
+            let mut app = App::open(&handle, &cc.egui_ctx, profile, path);
             if let Some(problem) = &problem {
                 tracing::error!(error = %problem, "profile not loaded");
                 app.toasts.error(format!(

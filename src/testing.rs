@@ -1,18 +1,15 @@
 //! Ways to build the real [`App`] for tests and benchmarks, without reaching into its parts.
 
-use std::sync::Arc;
-
 use eframe::egui;
 use tokio::runtime::Handle;
 
-use crate::backend::Backend;
-use crate::hosts::profile::HostEntry;
+use crate::hosts::profile::{HostEntry, Profile};
 use crate::model::{ContainerId, ContainerSummary, HostId, RunState};
 use crate::ui::app::App;
 
 /// The window over the local Docker engine, as `quayside` opens it on `ctx`.
 pub fn local_app(runtime: &Handle, ctx: &egui::Context) -> App {
-    App::open(runtime, ctx, &[HostEntry::local()])
+    App::open(runtime, ctx, Profile::local_only(), None)
 }
 
 /// The window over one local host whose engine answers at `address` (`unix:///path` or
@@ -22,15 +19,13 @@ pub fn app_for_engine(runtime: &Handle, ctx: &egui::Context, address: &str) -> A
         docker_url: Some(address.to_owned()),
         ..HostEntry::local()
     };
-    App::open(runtime, ctx, &[entry])
+    App::open(runtime, ctx, Profile { hosts: vec![entry] }, None)
 }
 
 /// A window with no hosts holding `count` made-up containers spread over `hosts` host names:
 /// for measuring the table without an engine.
 pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts: usize) -> App {
-    crate::ui::fonts::install(ctx);
-    let (backend, events) = Backend::start(runtime, &[], Arc::new(|| {}));
-    let mut app = App::new(backend, events);
+    let mut app = App::open(runtime, ctx, Profile { hosts: Vec::new() }, None);
     let hosts = hosts.max(1);
     for h in 0..hosts {
         let host = HostId(format!("host-{h}"));
@@ -68,8 +63,8 @@ pub fn app_for_profile(
     ctx: &egui::Context,
     path: &std::path::Path,
 ) -> Result<App, String> {
-    let profile = crate::hosts::profile::Profile::load(path).map_err(|e| e.to_string())?;
-    Ok(App::open(runtime, ctx, &profile.hosts))
+    let profile = Profile::load(path).map_err(|e| e.to_string())?;
+    Ok(App::open(runtime, ctx, profile, Some(path.to_owned())))
 }
 
 /// One host of a profile, connected as the window and the command line connect it (host keys
@@ -91,12 +86,17 @@ impl ConnectedHost {
         let conn = crate::hosts::connect::connect(entry, crate::ssh::HostKeyPolicy::Strict)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(Self { host: entry.id(), conn })
+        Ok(Self {
+            host: entry.id(),
+            conn,
+        })
     }
 
     /// Lists every container of the host; returns how many there are.
     pub async fn list_all(&self) -> Result<usize, String> {
-        let rows = crate::docker::list(&self.conn.docker, &self.host, true).await.map_err(|e| e.to_string())?;
+        let rows = crate::docker::list(&self.conn.docker, &self.host, true)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(rows.len())
     }
 
@@ -107,9 +107,15 @@ impl ConnectedHost {
         let mut profile = crate::shaping::profile::ShapingProfile::default();
         profile.download.rate_kbit = rate_kbit;
         let options = crate::shaping::ops::ApplyOptions::default();
-        let report = crate::shaping::ops::apply(&self.conn.docker, &self.conn.runner, &key, &profile, &options)
-            .await
-            .map_err(|e| e.to_string())?;
+        let report = crate::shaping::ops::apply(
+            &self.conn.docker,
+            &self.conn.runner,
+            &key,
+            &profile,
+            &options,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(report.headline())
     }
 
@@ -123,7 +129,9 @@ impl ConnectedHost {
     }
 
     async fn key_of(&self, name: &str) -> Result<crate::model::ContainerKey, String> {
-        let rows = crate::docker::list(&self.conn.docker, &self.host, true).await.map_err(|e| e.to_string())?;
+        let rows = crate::docker::list(&self.conn.docker, &self.host, true)
+            .await
+            .map_err(|e| e.to_string())?;
         rows.into_iter()
             .find(|r| r.name == name)
             .map(|r| r.key())

@@ -161,3 +161,76 @@ fn a_host_that_never_answers_does_not_hold_up_the_others() {
     );
     drop(silent);
 }
+
+/// Types `text` into the text field labelled `label`, replacing what it held.
+fn type_into(h: &mut Harness<'static, App>, label: &str, text: &str) {
+    h.get_by_role_and_label(Role::TextInput, label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    h.step();
+}
+
+#[test]
+fn a_host_added_in_the_hosts_window_is_saved_and_connected_on_apply() {
+    let start = ProfileFile::new("[[host]]\nname = \"here\"\ndocker = \"local\"\n");
+    let saved = std::env::temp_dir().join(format!("{}.toml", common::unique_name("saved-profile")));
+    let c = TestContainer::sleeper("ui-editor");
+    let rt = runtime();
+    let mut h = window(&rt, &start);
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| h
+        .query_by_label_contains("online, Docker")
+        .is_some()));
+
+    h.get_by_role_and_label(Role::Button, "Hosts…").click();
+    assert!(step_until(&mut h, Duration::from_secs(5), |h| h
+        .query_by_label("Add host…")
+        .is_some()));
+    h.get_by_label("Add host…").click();
+    assert!(step_until(&mut h, Duration::from_secs(5), |h| h
+        .query_by_label("Save host")
+        .is_some()));
+    type_into(&mut h, "Name", "lab-2");
+    type_into(&mut h, "Address", "127.0.0.1");
+    let port: u16 = env("QS_SSH_BASE_PORT").parse::<u16>().unwrap() + 1;
+    type_into(&mut h, "Port", &port.to_string());
+    type_into(&mut h, "User", &env("QS_SSH_USER"));
+    type_into(&mut h, "Identity file", &env("QS_SSH_KEY"));
+    type_into(&mut h, "Known hosts", &env("QS_SSH_KNOWN_HOSTS"));
+    h.get_by_label("Save host").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(5), |h| h
+            .query_by_label("Edit lab-2")
+            .is_some()),
+        "listed"
+    );
+
+    type_into(&mut h, "Profile file", saved.to_str().unwrap());
+    h.get_by_role_and_label(Role::Button, "Save").click();
+    h.step();
+    assert!(saved.exists(), "saved");
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        text.contains("name = \"lab-2\"") && text.contains(&format!("port = {port}")),
+        "{text}"
+    );
+
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(30), |h| h
+            .query_all_by_label_contains("online, Docker")
+            .count()
+            == 2),
+        "both hosts online after Apply"
+    );
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| h
+            .query_all_by_label(&c.name)
+            .count()
+            >= 2),
+        "lab-2 lists too"
+    );
+    std::fs::remove_file(&saved).ok();
+}

@@ -219,6 +219,24 @@ impl Backend {
         })
     }
 
+    /// The runtime the actors run on, for work the window starts off its own thread.
+    pub(crate) fn runtime(&self) -> &Handle {
+        &self.runtime
+    }
+
+    /// Tells every actor to stop and lets them finish on the runtime, without waiting: for
+    /// replacing the backend while the window keeps drawing.
+    pub(crate) fn stop_in_background(&mut self) {
+        self.shutdown.send_replace(true);
+        let actors = std::mem::take(&mut self.actors);
+        self.runtime.spawn(async move {
+            for actor in actors {
+                // A panicked actor has nothing left to stop.
+                actor.await.ok();
+            }
+        });
+    }
+
     /// Tells every actor to stop and waits for them, at most a few seconds.
     pub(crate) fn shutdown(&mut self) {
         self.shutdown.send_replace(true);

@@ -5,18 +5,20 @@
 //! knows of hosts and containers arrives as events; nothing is shared with the backend.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use eframe::egui;
 use tokio::sync::mpsc;
 
+use super::hosts_editor::{self, HostsEditor};
 use super::network_tab::NetworkForms;
 use super::store::ContainerStore;
 use super::toasts::Toasts;
 use super::{details, host_key, host_tree, table};
 use crate::backend::{Backend, Command, Event};
 use crate::docker::Lifecycle;
-use crate::hosts::profile::HostEntry;
+use crate::hosts::profile::Profile;
 use crate::model::{ContainerDetails, ContainerKey, HostId, HostState};
 use crate::shaping::ops::Outcome;
 
@@ -61,31 +63,56 @@ pub struct App {
     pub(crate) toasts: Toasts,
     /// Host keys waiting for the user's decision, first asked first.
     pub(crate) host_key_questions: Vec<HostKeyQuestion>,
+    /// The profile the window runs with, and the file it came from.
+    pub(crate) profile: Profile,
+    pub(crate) profile_path: Option<PathBuf>,
+    pub(crate) hosts_editor: HostsEditor,
+    /// Wakes the window from the backend.
+    repaint: egui::Context,
     /// Running containers the user asked to remove, waiting for confirmation.
     pub(crate) confirm_remove: Option<Vec<ContainerKey>>,
     started: Option<Instant>,
 }
 
 impl App {
-    /// Opens the window over the hosts of a profile: fonts installed on `ctx`, one backend
-    /// actor per host on `runtime`, each waking the window when it has news.
+    /// Opens the window over the hosts of a profile (read from `path`, when it came from a
+    /// file): fonts installed on `ctx`, one backend actor per host on `runtime`, each waking
+    /// the window when it has news.
     pub(crate) fn open(
         runtime: &tokio::runtime::Handle,
         ctx: &egui::Context,
-        hosts: &[HostEntry],
+        profile: Profile,
+        path: Option<PathBuf>,
     ) -> Self {
         super::fonts::install(ctx);
-        let repaint = ctx.clone();
-        let (backend, events) = Backend::start(
-            runtime,
-            hosts,
-            std::sync::Arc::new(move || repaint.request_repaint()),
-        );
-        Self::new(backend, events)
+        let (backend, events) = Backend::start(runtime, &profile.hosts, waker(ctx));
+        Self::new(backend, events, ctx.clone(), profile, path)
+    }
+
+    /// Stops the current hosts' actors and connects to those of `profile` instead.
+    pub(crate) fn reload(&mut self, profile: Profile, path: Option<PathBuf>) {
+        self.backend.stop_in_background();
+        let runtime = self.backend.runtime().clone();
+        let (backend, events) = Backend::start(&runtime, &profile.hosts, waker(&self.repaint));
+        let editor = std::mem::take(&mut self.hosts_editor);
+        let toasts = std::mem::take(&mut self.toasts);
+        *self = Self::new(backend, events, self.repaint.clone(), profile, path);
+        self.hosts_editor = editor;
+        self.toasts = toasts;
+    }
+
+    pub(crate) fn runtime(&self) -> tokio::runtime::Handle {
+        self.backend.runtime().clone()
     }
 
     /// A window over `backend`, taking its events from `events`.
-    pub(crate) fn new(backend: Backend, events: mpsc::Receiver<Event>) -> Self {
+    fn new(
+        backend: Backend,
+        events: mpsc::Receiver<Event>,
+        repaint: egui::Context,
+        profile: Profile,
+        profile_path: Option<PathBuf>,
+    ) -> Self {
         let hosts = backend
             .hosts()
             .iter()
@@ -107,6 +134,10 @@ impl App {
             network: NetworkForms::default(),
             toasts: Toasts::default(),
             confirm_remove: None,
+            profile,
+            profile_path,
+            hosts_editor: HostsEditor::default(),
+            repaint,
             host_key_questions: Vec::new(),
             started: None,
         }
@@ -277,6 +308,7 @@ impl App {
 
         details::confirm_remove_ui(self, ui.ctx());
         host_key::question_ui(self, ui.ctx());
+        hosts_editor::hosts_window_ui(self, ui.ctx());
         self.toasts.ui(ui.ctx());
 
         if let Some(started) = self.started.take() {
@@ -290,6 +322,15 @@ impl App {
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading("Quayside");
+            ui.separator();
+            if ui
+                .button("Hosts…")
+                .on_hover_text("Add, edit and remove hosts; open and save profiles")
+                .clicked()
+            {
+                self.hosts_editor
+                    .show_for(&self.profile, self.profile_path.as_ref());
+            }
             ui.separator();
             let mut filter = self.store.filter().to_owned();
             let label = ui.label("Filter");
@@ -308,6 +349,12 @@ impl App {
     pub(crate) fn shutdown(&mut self) {
         self.backend.shutdown();
     }
+}
+
+/// Wakes the window on `ctx` when the backend has news.
+fn waker(ctx: &egui::Context) -> crate::backend::Waker {
+    let ctx = ctx.clone();
+    std::sync::Arc::new(move || ctx.request_repaint())
 }
 
 impl eframe::App for App {

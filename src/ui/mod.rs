@@ -7,6 +7,7 @@ pub(crate) mod fonts;
 pub(crate) mod format;
 mod host_key;
 mod host_tree;
+mod hosts_editor;
 mod network_tab;
 pub(crate) mod store;
 mod table;
