@@ -83,9 +83,13 @@ impl ConnectedHost {
             .iter()
             .find(|h| h.name == name)
             .ok_or_else(|| format!("no host {name} in {}", path.display()))?;
-        let conn = crate::hosts::connect::connect(entry, crate::ssh::HostKeyPolicy::Strict)
-            .await
-            .map_err(|e| e.to_string())?;
+        let conn = crate::hosts::connect::connect(
+            entry,
+            crate::ssh::HostKeyPolicy::Strict,
+            &Default::default(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         Ok(Self {
             host: entry.id(),
             conn,

@@ -164,13 +164,7 @@ fn a_host_that_never_answers_does_not_hold_up_the_others() {
 
 /// Types `text` into the text field labelled `label`, replacing what it held.
 fn type_into(h: &mut Harness<'static, App>, label: &str, text: &str) {
-    h.get_by_role_and_label(Role::TextInput, label).focus();
-    h.step();
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.step();
-    h.get_by_role_and_label(Role::TextInput, label)
-        .type_text(text);
-    h.step();
+    type_into_field(h, Role::TextInput, label, text);
 }
 
 #[test]
@@ -233,4 +227,48 @@ fn a_host_added_in_the_hosts_window_is_saved_and_connected_on_apply() {
         "lab-2 lists too"
     );
     std::fs::remove_file(&saved).ok();
+}
+
+#[test]
+fn a_key_with_a_passphrase_is_asked_for_and_unlocks_the_host() {
+    let sshd = common::sshd::Sshd::start();
+    let key = sshd.authorize_new_client_key("locked", Some("open sesame"));
+    let known_hosts = sshd.trusted_known_hosts();
+    let profile = ProfileFile::new(&ssh_entry(
+        "locked",
+        sshd.port,
+        &env("QS_SSH_USER"),
+        key.to_str().unwrap(),
+        known_hosts.to_str().unwrap(),
+    ));
+    let rt = runtime();
+    let mut h = window(&rt, &profile);
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| h
+            .query_by_label("Passphrase for locked")
+            .is_some()),
+        "the window asks for the passphrase"
+    );
+    type_into_field(&mut h, Role::PasswordInput, "Passphrase", "open sesame");
+    h.get_by_role_and_label(Role::Button, "Unlock").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(30), |h| h
+            .query_by_label_contains("online, Docker")
+            .is_some()),
+        "the key unlocks the host"
+    );
+    assert!(
+        h.query_by_label("Passphrase for locked").is_none(),
+        "the question is gone"
+    );
+}
+
+/// Types `text` into the field of `role` labelled `label`, replacing what it held.
+fn type_into_field(h: &mut Harness<'static, App>, role: Role, label: &str, text: &str) {
+    h.get_by_role_and_label(role, label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_role_and_label(role, label).type_text(text);
+    h.step();
 }

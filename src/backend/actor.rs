@@ -15,7 +15,7 @@ use super::{Command, Event, EventSink, HostKeyTrust};
 use crate::docker::{self, DockerError};
 use crate::hosts::{
     self,
-    connect::{ConnectError, HostConnection},
+    connect::{ConnectError, HostConnection, Passphrases},
     profile::HostEntry,
 };
 use crate::model::{ContainerId, HostId, HostState};
@@ -32,6 +32,8 @@ pub(super) struct HostActor {
     entry: HostEntry,
     /// What to do with a host key known_hosts does not hold: refuse until the user decides.
     policy: HostKeyPolicy,
+    /// Key passphrases the user typed for this host, in memory only.
+    passphrases: Passphrases,
     sink: EventSink,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<bool>,
@@ -49,6 +51,7 @@ impl HostActor {
             host: entry.id(),
             entry: entry.clone(),
             policy: HostKeyPolicy::Strict,
+            passphrases: Passphrases::default(),
             sink,
             commands,
             shutdown,
@@ -59,7 +62,7 @@ impl HostActor {
         let mut backoff_secs = FIRST_BACKOFF_SECS;
         loop {
             self.set_state(HostState::Connecting).await;
-            let outcome = match connect(&self.entry, self.policy.clone()).await {
+            let outcome = match connect(&self.entry, self.policy.clone(), &self.passphrases).await {
                 Ok((conn, version)) => {
                     backoff_secs = FIRST_BACKOFF_SECS;
                     tracing::info!(host = %self.host, docker_version = %version, "connected");
@@ -80,6 +83,12 @@ impl HostActor {
                         .await
                         .is_err()
                     {
+                        return;
+                    }
+                    continue;
+                }
+                Err(ConnectError::NeedsPassphrase { key }) => {
+                    if self.ask_passphrase(key).await.is_err() {
                         return;
                     }
                     continue;
@@ -126,8 +135,8 @@ impl HostActor {
                     }
                 }
                 command = self.commands.recv() => match command {
-                    // An answer about a host key that is no longer asked about changes nothing.
-                    Some(Command::TrustHostKey { .. }) => {}
+                    // An answer to a question no longer asked changes nothing.
+                    Some(command) if command.is_answer() => {}
                     Some(command) => self.spawn_command(conn.clone(), command),
                     None => return Ok(()),
                 },
@@ -188,7 +197,7 @@ impl HostActor {
                     }
                 }
                 command = self.commands.recv() => match command {
-                    Some(Command::TrustHostKey { .. }) => {}
+                    Some(command) if command.is_answer() => {}
                     Some(command) => {
                         let error = format!("host {} is offline: {reason}", self.host);
                         self.sink.send(refusal(command, error)).await;
@@ -199,8 +208,7 @@ impl HostActor {
         }
     }
 
-    /// Asks the user about an unknown host key and waits for the answer, refusing commands
-    /// meanwhile. `Err` on shutdown.
+    /// Asks the user about an unknown host key and waits for the answer. `Err` on shutdown.
     async fn ask_trust(
         &mut self,
         key_type: String,
@@ -219,8 +227,76 @@ impl HostActor {
         let mut reason = format!(
             "its {key_type} key {fingerprint} is not in {known_hosts}: trust it or reject it"
         );
+        loop {
+            let trust = self
+                .wait_for_answer(&reason, |command| match command {
+                    Command::TrustHostKey {
+                        fingerprint: answered,
+                        trust,
+                        ..
+                    } if *answered == fingerprint => Some(*trust),
+                    _ => None,
+                })
+                .await?;
+            let accepted = Some(fingerprint.clone());
+            self.policy = match trust {
+                HostKeyTrust::AcceptOnce => HostKeyPolicy::AcceptOnce {
+                    fingerprint: accepted,
+                },
+                HostKeyTrust::AcceptAndSave => HostKeyPolicy::AcceptAndSave {
+                    fingerprint: accepted,
+                },
+                HostKeyTrust::Reject => {
+                    tracing::info!(host = %self.host, "host key rejected");
+                    reason = format!("you rejected its {key_type} key {fingerprint}");
+                    continue;
+                }
+            };
+            return Ok(());
+        }
+    }
+
+    /// Asks the user for the passphrase of a key file and waits for it; it is kept in memory
+    /// for reconnects and never written anywhere. `Err` on shutdown.
+    async fn ask_passphrase(&mut self, key: std::path::PathBuf) -> Result<(), ()> {
+        tracing::info!(host = %self.host, key = %key.display(), "asking for a key passphrase");
+        self.sink
+            .send(Event::PassphraseNeeded {
+                host: self.host.clone(),
+                key: key.clone(),
+            })
+            .await;
+        let mut reason = format!("the key {} needs its passphrase", key.display());
+        loop {
+            let answer = self
+                .wait_for_answer(&reason, |command| match command {
+                    Command::ProvidePassphrase {
+                        key: asked,
+                        passphrase,
+                        ..
+                    } if *asked == key => Some(passphrase.clone()),
+                    _ => None,
+                })
+                .await?;
+            match answer {
+                Some(passphrase) => {
+                    self.passphrases.insert(key, passphrase);
+                    return Ok(());
+                }
+                None => reason = format!("no passphrase given for the key {}", key.display()),
+            }
+        }
+    }
+
+    /// Shows the host as waiting for the user (`reason`), refuses other commands meanwhile,
+    /// and returns the first answer `pick` takes. `Err` on shutdown.
+    async fn wait_for_answer<T>(
+        &mut self,
+        reason: &str,
+        pick: impl Fn(&Command) -> Option<T>,
+    ) -> Result<T, ()> {
         self.set_state(HostState::Untrusted {
-            reason: reason.clone(),
+            reason: reason.to_owned(),
         })
         .await;
         loop {
@@ -231,30 +307,16 @@ impl HostActor {
                     }
                 }
                 command = self.commands.recv() => match command {
-                    Some(Command::TrustHostKey { fingerprint: answered, trust, .. })
-                        if answered == fingerprint =>
-                    {
-                        let accepted = Some(answered);
-                        self.policy = match trust {
-                            HostKeyTrust::AcceptOnce => HostKeyPolicy::AcceptOnce { fingerprint: accepted },
-                            HostKeyTrust::AcceptAndSave => {
-                                HostKeyPolicy::AcceptAndSave { fingerprint: accepted }
-                            }
-                            HostKeyTrust::Reject => {
-                                tracing::info!(host = %self.host, "host key rejected");
-                                reason = format!("you rejected its {key_type} key {fingerprint}");
-                                self.set_state(HostState::Untrusted { reason: reason.clone() }).await;
-                                continue;
-                            }
-                        };
-                        return Ok(());
-                    }
-                    Some(Command::TrustHostKey { .. }) => {}
-                    Some(command) => {
-                        let error = format!("host {} is not connected: {reason}", self.host);
-                        self.sink.send(refusal(command, error)).await;
-                    }
                     None => return Err(()),
+                    Some(command) => match pick(&command) {
+                        Some(answer) => return Ok(answer),
+                        // An answer to a question no longer asked changes nothing.
+                        None if command.is_answer() => {}
+                        None => {
+                            let error = format!("host {} is not connected: {reason}", self.host);
+                            self.sink.send(refusal(command, error)).await;
+                        }
+                    },
                 },
             }
         }
@@ -273,8 +335,9 @@ impl HostActor {
 async fn connect(
     entry: &HostEntry,
     policy: HostKeyPolicy,
+    passphrases: &Passphrases,
 ) -> Result<(HostConnection, String), ConnectError> {
-    let conn = hosts::connect::connect(entry, policy).await?;
+    let conn = hosts::connect::connect(entry, policy, passphrases).await?;
     let version = docker::engine_version(&conn.docker).await?;
     Ok((conn, version))
 }
@@ -282,10 +345,12 @@ async fn connect(
 /// Runs one command against a connected host and turns its outcome into the event to show.
 async fn run_command(conn: &HostConnection, command: Command) -> Event {
     match command {
-        Command::TrustHostKey { host, .. } => Event::Failed {
-            host,
-            error: "the host is connected already: its key needs no answer".to_owned(),
-        },
+        Command::TrustHostKey { host, .. } | Command::ProvidePassphrase { host, .. } => {
+            Event::Failed {
+                host,
+                error: "the host is connected already: it needs no answer".to_owned(),
+            }
+        }
         Command::ChangeLifecycle { key, action } => {
             let outcome = docker::lifecycle(&conn.docker, &key.id, action)
                 .await
@@ -355,6 +420,8 @@ fn refusal(command: Command, error: String) -> Event {
             host: key.host,
             error,
         },
-        Command::TrustHostKey { host, .. } => Event::Failed { host, error },
+        Command::TrustHostKey { host, .. } | Command::ProvidePassphrase { host, .. } => {
+            Event::Failed { host, error }
+        }
     }
 }

@@ -58,6 +58,12 @@ pub(crate) enum Command {
         fingerprint: String,
         trust: HostKeyTrust,
     },
+    /// The passphrase of a key file, typed by the user (`None`: the user declined).
+    ProvidePassphrase {
+        host: HostId,
+        key: std::path::PathBuf,
+        passphrase: Option<String>,
+    },
 }
 
 /// What the user decided about an unknown host key.
@@ -79,8 +85,16 @@ impl Command {
             | Self::ApplyShaping { key, .. }
             | Self::ClearShaping { key }
             | Self::ReadShaping { key } => &key.host,
-            Self::TrustHostKey { host, .. } => host,
+            Self::TrustHostKey { host, .. } | Self::ProvidePassphrase { host, .. } => host,
         }
+    }
+
+    /// True for the user's answers to a host's questions (host key, passphrase).
+    fn is_answer(&self) -> bool {
+        matches!(
+            self,
+            Self::TrustHostKey { .. } | Self::ProvidePassphrase { .. }
+        )
     }
 }
 
@@ -126,6 +140,11 @@ pub(crate) enum Event {
         key_type: String,
         fingerprint: String,
         known_hosts: String,
+    },
+    /// A key file needs its passphrase before the host can be reached.
+    PassphraseNeeded {
+        host: HostId,
+        key: std::path::PathBuf,
     },
     /// A failure not tied to one command (inspect of a vanished container, …).
     Failed {

@@ -38,7 +38,7 @@ pub(super) async fn run(profile: &Profile, args: &PsArgs) -> anyhow::Result<()> 
 async fn list_host(entry: &HostEntry, args: &PsArgs) -> HostListing {
     let host = &entry.id();
     let result = async {
-        let conn = connect::connect(entry, HostKeyPolicy::Strict).await?;
+        let conn = connect::connect(entry, HostKeyPolicy::Strict, &Default::default()).await?;
         Ok::<_, anyhow::Error>(docker::list(&conn.docker, host, args.all || args.latest).await?)
     }
     .await;

@@ -22,7 +22,7 @@ pub(crate) async fn resolve(
         anyhow::bail!("no host named {host}: known hosts are {}", known.join(", "));
     };
     // The command line never trusts an unknown host key: the error shows its fingerprint.
-    let conn = connect::connect(entry, HostKeyPolicy::Strict).await?;
+    let conn = connect::connect(entry, HostKeyPolicy::Strict, &Default::default()).await?;
     let rows = docker::list(&conn.docker, &host, true).await?;
     Ok((conn, pick(rows, &host, wanted)?))
 }

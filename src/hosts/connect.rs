@@ -33,12 +33,39 @@ pub(crate) enum ConnectError {
     Unsupported(String),
     #[error("host {host}: {problem}")]
     Profile { host: String, problem: String },
+    #[error(
+        "the key {} needs its passphrase: load it into ssh-agent (ssh-add {}) or connect from the window, which asks for it",
+        key.display(),
+        key.display()
+    )]
+    NeedsPassphrase { key: PathBuf },
+}
+
+/// Passphrases of key files, typed by the user in this session; never written anywhere.
+#[derive(Clone, Default)]
+pub(crate) struct Passphrases(std::collections::HashMap<PathBuf, String>);
+
+impl Passphrases {
+    pub(crate) fn insert(&mut self, key: PathBuf, passphrase: String) {
+        self.0.insert(key, passphrase);
+    }
+
+    fn get(&self, key: &std::path::Path) -> Option<&String> {
+        self.0.get(key)
+    }
+}
+
+impl std::fmt::Debug for Passphrases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Passphrases({} keys)", self.0.len())
+    }
 }
 
 /// Connects to `entry`: its engine, and for a remote host the SSH session both go through.
 pub(crate) async fn connect(
     entry: &HostEntry,
     policy: HostKeyPolicy,
+    passphrases: &Passphrases,
 ) -> Result<HostConnection, ConnectError> {
     let forced = match entry.privilege {
         PrivilegeMode::Root => Some(Privilege::Root),
@@ -53,7 +80,7 @@ pub(crate) async fn connect(
             Ok(HostConnection { docker, runner })
         }
         DockerEndpoint::Ssh => {
-            let ssh = SshHost::connect(ssh_config(entry)?, policy).await?;
+            let ssh = SshHost::connect(ssh_config(entry, passphrases)?, policy).await?;
             let docker = docker_over_ssh(&ssh, &entry.docker_socket).await?;
             let runner = Runner::Remote(RemoteRunner::probe(ssh, forced).await?);
             Ok(HostConnection { docker, runner })
@@ -66,7 +93,10 @@ pub(crate) async fn connect(
 }
 
 /// The SSH settings of a profile host, with the defaults a user of `ssh` expects.
-pub(crate) fn ssh_config(entry: &HostEntry) -> Result<SshConfig, ConnectError> {
+pub(crate) fn ssh_config(
+    entry: &HostEntry,
+    passphrases: &Passphrases,
+) -> Result<SshConfig, ConnectError> {
     let problem = |problem: &str| ConnectError::Profile {
         host: entry.name.clone(),
         problem: problem.to_owned(),
@@ -100,12 +130,16 @@ pub(crate) fn ssh_config(entry: &HostEntry) -> Result<SshConfig, ConnectError> {
             .filter(|p| p.exists())
             .collect(),
     };
-    config
-        .auth
-        .extend(key_files.into_iter().map(|path| SshAuth::KeyFile {
-            path,
-            passphrase: None,
-        }));
+    let agent = !config.auth.is_empty();
+    for path in key_files {
+        let passphrase = passphrases.get(&path).cloned();
+        let locked =
+            std::fs::read_to_string(&path).is_ok_and(|text| super::keyfile::is_encrypted(&text));
+        if locked && passphrase.is_none() && !agent {
+            return Err(ConnectError::NeedsPassphrase { key: path });
+        }
+        config.auth.push(SshAuth::KeyFile { path, passphrase });
+    }
     if config.auth.is_empty() {
         return Err(problem(
             "no way to log in: set `identity_file`, or run an ssh-agent",
@@ -147,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_profile_host_becomes_ssh_settings() {
-        let config = ssh_config(&remote("lab")).unwrap();
+        let config = ssh_config(&remote("lab"), &Passphrases::default()).unwrap();
         assert_eq!(
             (
                 config.label.as_str(),
@@ -168,7 +202,7 @@ mod tests {
         let mut entry = remote("x");
         entry.address = None;
         assert!(
-            ssh_config(&entry)
+            ssh_config(&entry, &Passphrases::default())
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default()

@@ -1,6 +1,7 @@
 //! The hosts Quayside knows: profiles (`profile.rs`) and where the default one lives.
 
 pub(crate) mod connect;
+mod keyfile;
 pub(crate) mod profile;
 
 use std::path::PathBuf;

@@ -63,6 +63,10 @@ pub struct App {
     pub(crate) toasts: Toasts,
     /// Host keys waiting for the user's decision, first asked first.
     pub(crate) host_key_questions: Vec<HostKeyQuestion>,
+    /// Key files waiting for their passphrase: (host, key file), first asked first.
+    pub(crate) passphrase_questions: Vec<(HostId, PathBuf)>,
+    /// The passphrase being typed; cleared as soon as it is sent.
+    pub(crate) passphrase_text: String,
     /// The profile the window runs with, and the file it came from.
     pub(crate) profile: Profile,
     pub(crate) profile_path: Option<PathBuf>,
@@ -139,6 +143,8 @@ impl App {
             hosts_editor: HostsEditor::default(),
             repaint,
             host_key_questions: Vec::new(),
+            passphrase_questions: Vec::new(),
+            passphrase_text: String::new(),
             started: None,
         }
     }
@@ -280,6 +286,10 @@ impl App {
                     known_hosts,
                 });
             }
+            Event::PassphraseNeeded { host, key } => {
+                self.passphrase_questions.retain(|(h, _)| *h != host);
+                self.passphrase_questions.push((host, key));
+            }
             Event::Failed { host, error } => self.toasts.error(format!("Host {host}: {error}")),
         }
     }
@@ -308,6 +318,7 @@ impl App {
 
         details::confirm_remove_ui(self, ui.ctx());
         host_key::question_ui(self, ui.ctx());
+        host_key::passphrase_ui(self, ui.ctx());
         hosts_editor::hosts_window_ui(self, ui.ctx());
         self.toasts.ui(ui.ctx());
 

@@ -43,3 +43,49 @@ pub(crate) fn question_ui(app: &mut App, ctx: &egui::Context) {
         });
     }
 }
+
+/// Asks for the passphrase of a key file a host needs. What is typed goes to the host's actor
+/// and is cleared here at once; it is never written anywhere.
+pub(crate) fn passphrase_ui(app: &mut App, ctx: &egui::Context) {
+    if !app.host_key_questions.is_empty() {
+        return;
+    }
+    let Some((host, key)) = app.passphrase_questions.first().cloned() else {
+        return;
+    };
+    let mut answer: Option<Option<String>> = None;
+    egui::Modal::new(egui::Id::unique("passphrase_question")).show(ctx, |ui| {
+        ui.set_max_width(480.0);
+        ui.heading(format!("Passphrase for {}", host));
+        ui.label(format!(
+            "The key {} is protected by a passphrase.",
+            key.display()
+        ));
+        let label = ui.label("Passphrase");
+        let field = ui
+            .add(
+                egui::TextEdit::singleline(&mut app.passphrase_text)
+                    .password(true)
+                    .desired_width(300.0),
+            )
+            .labelled_by(label.id);
+        let entered = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        ui.horizontal(|ui| {
+            if ui.button("Unlock").clicked() || entered {
+                answer = Some(Some(std::mem::take(&mut app.passphrase_text)));
+            }
+            if ui.button("Cancel").clicked() {
+                answer = Some(None);
+            }
+        });
+    });
+    if let Some(passphrase) = answer {
+        app.passphrase_text.clear();
+        app.passphrase_questions.remove(0);
+        app.send(Command::ProvidePassphrase {
+            host,
+            key,
+            passphrase,
+        });
+    }
+}
