@@ -32,6 +32,10 @@ use crate::ssh::error::SshError;
 use crate::ssh::exec::ExecTask;
 use crate::ssh::op::{OpError, nb};
 use crate::ssh::request::{MAX_SESSION_REFUSALS, Queued, Request, Task};
+
+/// How long after a session channel closed a refused session open is still taken for sshd
+/// not having freed that session yet, and retried.
+const SESSION_RELEASE_GRACE: Duration = Duration::from_secs(1);
 use crate::ssh::sys::{self, Flags, Watch};
 use crate::ssh::tunnel::TunnelTask;
 
@@ -58,6 +62,8 @@ pub(crate) struct Mux {
     opens: VecDeque<Queued>,
     /// The front of `opens` is half-opened: libssh2 holds its open state until it completes.
     opening: bool,
+    /// When a session channel last closed (see `SESSION_RELEASE_GRACE`).
+    session_closed_at: Option<Instant>,
     /// Cap on open session channels (see `SshConfig::max_sessions`).
     max_sessions: usize,
     tasks: Vec<Task>,
@@ -88,6 +94,7 @@ impl Mux {
             requests,
             opens: VecDeque::new(),
             opening: false,
+            session_closed_at: None,
             max_sessions: config.max_sessions.max(1),
             tasks: Vec::new(),
             down,
@@ -175,6 +182,9 @@ impl Mux {
                 Err(e) if e.is_fatal() => return Err(format!("the transport failed: {e}")),
                 Err(e) => {
                     let task = self.tasks.swap_remove(i);
+                    if task.is_session() {
+                        self.session_closed_at = Some(Instant::now());
+                    }
                     let error = self.channel_error(&task.what(), &e);
                     tracing::debug!(host = %self.label, %error, "channel failed");
                     task.fail(error);
@@ -183,7 +193,11 @@ impl Mux {
                 }
             }
             if self.tasks.get(i).is_some_and(|t| t.is_finished()) {
-                self.tasks.swap_remove(i).finish(&self.label);
+                let task = self.tasks.swap_remove(i);
+                if task.is_session() {
+                    self.session_closed_at = Some(Instant::now());
+                }
+                task.finish(&self.label);
                 progress = true;
                 continue;
             }
@@ -234,9 +248,14 @@ impl Mux {
             Err(e) => {
                 let sessions = self.tasks.iter().filter(|t| t.is_session()).count();
                 if let Some(mut queued) = self.opens.pop_front() {
+                    // sshd frees a closed session only after the rest of that packet batch, so a
+                    // session that closed just now still counts against its MaxSessions.
+                    let closed_lately = self
+                        .session_closed_at
+                        .is_some_and(|at| at.elapsed() < SESSION_RELEASE_GRACE);
                     let retry = queued.request.needs_session()
                         && e.code == CHANNEL_FAILURE
-                        && sessions > 0
+                        && (sessions > 0 || closed_lately)
                         && queued.refused < MAX_SESSION_REFUSALS;
                     if retry {
                         queued.refused += 1;
