@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 QS_LAB_DIR=${QS_LAB_DIR:-$here/run}
 QS_LAB_IMAGE=${QS_LAB_IMAGE:-quayside-lab/busybox:latest}
 QS_LAB_LABEL=quayside.lab=1
-QS_NETEM_DIR=${QS_NETEM_DIR:-$QS_LAB_DIR/netem}
+QS_NETEM_DIR=${QS_NETEM_DIR:-/var/lib/quayside-lab/netem}
 # A user in the docker group with no sudo rule: the tests run Quayside as this user to check
 # that a sudo that wants a password fails fast with a hint.
 QS_LAB_USER=${QS_LAB_USER:-qs-lab-nopw}

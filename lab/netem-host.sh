@@ -47,7 +47,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 QS_NETEM_PORT=${QS_NETEM_PORT:-10023}
-QS_NETEM_DIR=${QS_NETEM_DIR:-$here/run/netem}
+# The work dir must be where the guest sees the host's files: not under /tmp, /run or /root,
+# which the guest covers with RAM of its own (/var is an overlay: the host's files show).
+QS_NETEM_DIR=${QS_NETEM_DIR:-/var/lib/quayside-lab/netem}
 QS_NETEM_MEM=${QS_NETEM_MEM:-1536M}
 QS_NETEM_SMP=${QS_NETEM_SMP:-2}
 QS_NETEM_MACHINE=${QS_NETEM_MACHINE:-pc}
@@ -59,6 +61,11 @@ case $QS_NETEM_PORT in ''|*[!0-9]*) echo "QS_NETEM_PORT must be a port number" >
 # goes on the kernel command line, which splits at spaces.
 QS_NETEM_DIR=$(realpath -m "$QS_NETEM_DIR")
 case "$QS_NETEM_DIR$here" in *[[:space:]]*) echo "paths with spaces are not supported" >&2; exit 2 ;; esac
+case "$QS_NETEM_DIR/" in
+  /tmp/*|/run/*|/root/*)
+    echo "QS_NETEM_DIR=$QS_NETEM_DIR is hidden inside the guest (its /tmp, /run and /root are its own): choose another, e.g. /var/lib/quayside-lab/netem" >&2
+    exit 2 ;;
+esac
 image=quayside-lab/busybox:latest
 name=qs-netem-$QS_NETEM_PORT
 
@@ -265,7 +272,7 @@ boot() {
     -m "$QS_NETEM_MEM" -nodefaults -no-user-config -display none -no-reboot \
     -serial "file:$QS_NETEM_DIR/console.log" -monitor none \
     -kernel "/boot/vmlinuz-$kver" -initrd "$QS_NETEM_DIR/initramfs.gz" \
-    -append "console=ttyS0 quiet panic=-1 mitigations=off qs_dir=$QS_NETEM_DIR qs_init=$here/netem/guest-init.sh rdinit=/init" \
+    -append "console=ttyS0 quiet panic=-1 mitigations=off qs_dir=$QS_NETEM_DIR qs_init=$QS_NETEM_DIR/guest-init.sh rdinit=/init" \
     -fsdev "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap" \
     -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
     -netdev "user,id=net0,restrict=on,ipv6=off,hostfwd=tcp:127.0.0.1:$QS_NETEM_PORT-:22" \
@@ -341,6 +348,9 @@ up() {
   prepare_ssh
   prepare_rootfs
   prepare_initramfs "$kver"
+  # The guest's PID 1 script is read by the guest from the work dir, which it can see; this
+  # checkout may be in a place the guest cannot (e.g. under /tmp).
+  install -m 755 "$here/netem/guest-init.sh" "$QS_NETEM_DIR/guest-init.sh"
   if guest_pid >/dev/null; then
     log "guest already running (pid $(guest_pid)); checking it"
   else
