@@ -272,3 +272,60 @@ fn type_into_field(h: &mut Harness<'static, App>, role: Role, label: &str, text:
     h.get_by_role_and_label(role, label).type_text(text);
     h.step();
 }
+
+#[test]
+fn a_host_whose_sshd_dies_goes_offline_alone_and_comes_back_when_it_returns() {
+    let mut sshd = common::sshd::Sshd::start();
+    let known_hosts = sshd.trusted_known_hosts();
+    let text = format!(
+        "{}{}",
+        ssh_entry(
+            "flaky",
+            sshd.port,
+            &env("QS_SSH_USER"),
+            &env("QS_SSH_KEY"),
+            known_hosts.to_str().unwrap()
+        ),
+        lab_host_entry("lab-1", 1, &env("QS_SSH_USER"))
+    );
+    let profile = ProfileFile::new(&text);
+    let rt = runtime();
+    let mut h = window(&rt, &profile);
+    assert!(
+        step_until(&mut h, Duration::from_secs(30), |h| h
+            .query_all_by_label_contains("online, Docker")
+            .count()
+            == 2),
+        "both hosts online"
+    );
+
+    sshd.kill_all();
+    assert!(
+        step_until(&mut h, Duration::from_secs(30), |h| h
+            .query_by_label_contains("offline:")
+            .is_some()),
+        "the host whose sshd died goes offline"
+    );
+    assert_eq!(
+        h.query_all_by_label_contains("online, Docker").count(),
+        1,
+        "the other stays online"
+    );
+    let c = TestContainer::sleeper("ui-flaky");
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| h
+            .query_all_by_label(&c.name)
+            .next()
+            .is_some()),
+        "the other host keeps listing"
+    );
+
+    sshd.restart();
+    assert!(
+        step_until(&mut h, Duration::from_secs(60), |h| h
+            .query_all_by_label_contains("online, Docker")
+            .count()
+            == 2),
+        "the host comes back by itself"
+    );
+}

@@ -209,6 +209,7 @@ impl SshdBuilder {
                     return Sshd {
                         child: Some(child),
                         port,
+                        config: dir.join(&format!("sshd_config-{attempt}")),
                         log,
                         authorized_keys,
                         files: AtomicUsize::new(0),
@@ -253,33 +254,40 @@ impl SshdBuilder {
             keys = authorized_keys.display(),
         );
         fs::write(&cfg, text).expect("write sshd_config");
-        let mut child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-f")
-            .arg(&cfg)
-            .arg("-E")
-            .arg(&log)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("/usr/sbin/sshd runs");
+        let child = spawn_listening(&cfg, &log, port)?;
+        Ok((child, port, log))
+    }
+}
 
-        // sshd logs this line once it listens.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = fs::read_to_string(&log).unwrap_or_default();
-            if text.contains(&format!("Server listening on 127.0.0.1 port {port}")) {
-                return Ok((child, port, log));
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                return Err(fs::read_to_string(&log).unwrap_or_default());
-            }
-            if Instant::now() > deadline {
-                child.kill().ok();
-                child.wait().ok();
-                return Err(format!("(not listening after 10 s)\n{text}"));
-            }
-            std::thread::sleep(Duration::from_millis(10));
+/// Starts `sshd -D -f CFG -E LOG` and waits until it listens on `port`; Err with its log when
+/// it does not come up.
+fn spawn_listening(cfg: &Path, log: &Path, port: u16) -> Result<Child, String> {
+    let mut child = Command::new("/usr/sbin/sshd")
+        .arg("-D")
+        .arg("-f")
+        .arg(cfg)
+        .arg("-E")
+        .arg(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("/usr/sbin/sshd runs");
+
+    // sshd logs this line once it listens.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = fs::read_to_string(log).unwrap_or_default();
+        if text.contains(&format!("Server listening on 127.0.0.1 port {port}")) {
+            return Ok(child);
         }
+        if let Ok(Some(_)) = child.try_wait() {
+            return Err(text);
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            return Err(format!("(not listening after 10 s)\n{text}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -287,6 +295,8 @@ impl SshdBuilder {
 pub struct Sshd {
     child: Option<Child>,
     pub port: u16,
+    /// The config it was started with, for `restart`.
+    config: PathBuf,
     log: PathBuf,
     authorized_keys: PathBuf,
     /// Numbers the files this fixture writes.
@@ -375,6 +385,16 @@ impl Sshd {
         )
         .await
         .expect("connect to the private sshd")
+    }
+
+    /// Starts the sshd again, on the same port with the same keys, after `kill_all`.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "restart follows kill_all");
+        let log = self.fresh_path("sshd-restarted.log");
+        let child = spawn_listening(&self.config, &log, self.port)
+            .unwrap_or_else(|log| panic!("sshd did not start again:\n{log}"));
+        self.child = Some(child);
+        self.log = log;
     }
 
     /// Kills the sshd and every process under it (the per-connection sshd processes, which
