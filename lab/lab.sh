@@ -17,6 +17,8 @@ QS_LAB_DIR=${QS_LAB_DIR:-$here/run}
 QS_LAB_IMAGE=${QS_LAB_IMAGE:-quayside-lab/busybox:latest}
 QS_LAB_LABEL=quayside.lab=1
 QS_NETEM_DIR=${QS_NETEM_DIR:-/var/lib/quayside-lab/netem}
+# The engine's TLS endpoint, when the lab starts dockerd.
+QS_DOCKER_TLS_PORT=${QS_DOCKER_TLS_PORT:-22376}
 # A user in the docker group with no sudo rule: the tests run Quayside as this user to check
 # that a sudo that wants a password fails fast with a hint.
 QS_LAB_USER=${QS_LAB_USER:-qs-lab-nopw}
@@ -47,11 +49,33 @@ setup() {
 
 docker_answers() { timeout 5 docker version >/dev/null 2>&1; }
 
+# Certificates for the engine's TLS endpoint: a CA, a server certificate for 127.0.0.1 and a
+# client certificate, as `docker --tlsverify` uses them.
+make_tls() {
+  local d=$QS_LAB_DIR/tls
+  [ -f "$d/client.pem" ] && return 0
+  mkdir -p "$d"
+  (
+    cd "$d"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=quayside-lab-ca -keyout ca.key -out ca.pem
+    printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > server.ext
+    openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile server.ext -out server.pem
+    printf 'extendedKeyUsage=clientAuth\n' > client.ext
+    openssl req -newkey rsa:2048 -nodes -subj /CN=quayside-lab-client -keyout client.key -out client.csr
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile client.ext -out client.pem
+  ) >/dev/null 2>&1
+}
+
 start_dockerd() {
   if docker_answers; then log "dockerd answers already"; return 0; fi
   mkdir -p "$QS_LAB_DIR"
-  log "starting dockerd"
-  setsid dockerd --host unix:///var/run/docker.sock >"$QS_LAB_DIR/dockerd.log" 2>&1 </dev/null &
+  make_tls
+  log "starting dockerd (also on tcp://127.0.0.1:$QS_DOCKER_TLS_PORT with TLS)"
+  local t=$QS_LAB_DIR/tls
+  setsid dockerd --host unix:///var/run/docker.sock --host "tcp://127.0.0.1:$QS_DOCKER_TLS_PORT" \
+    --tlsverify --tlscacert "$t/ca.pem" --tlscert "$t/server.pem" --tlskey "$t/server.key" \
+    >"$QS_LAB_DIR/dockerd.log" 2>&1 </dev/null &
   echo $! > "$QS_LAB_DIR/dockerd.pid"
   for _ in $(seq 1 120); do
     docker_answers && { log "dockerd ready"; return 0; }
@@ -119,6 +143,10 @@ env_vars() {
   echo "export QS_LAB_IMAGE='$QS_LAB_IMAGE'"
   echo "export QS_LAB_DIR='$QS_LAB_DIR'"
   echo "export QS_LAB_USER='$QS_LAB_USER'"
+  if [ -f "$QS_LAB_DIR/dockerd.pid" ] && [ -f "$QS_LAB_DIR/tls/client.pem" ]; then
+    echo "export QS_DOCKER_TLS_URL='tcp://127.0.0.1:$QS_DOCKER_TLS_PORT'"
+    echo "export QS_DOCKER_TLS_DIR='$QS_LAB_DIR/tls'"
+  fi
   QS_LAB_DIR=$QS_LAB_DIR bash "$here/ssh-hosts.sh" env
   [ -f "$QS_NETEM_DIR/env" ] && cat "$QS_NETEM_DIR/env"
 }

@@ -30,6 +30,8 @@ const REQUEST_TIMEOUT_SECS: u64 = 60;
 pub(crate) enum DockerError {
     #[error("cannot reach the Docker engine at {endpoint}: {detail}")]
     Unreachable { endpoint: String, detail: String },
+    #[error("the Docker engine did not answer: {0}")]
+    Failed(String),
     #[error("no such container {0}")]
     NoSuchContainer(String),
     #[error("the Docker engine refused: {0}")]
@@ -46,10 +48,7 @@ impl DockerError {
                 message,
             } => Self::NoSuchContainer(message),
             BollardError::DockerResponseServerError { message, .. } => Self::Engine(message),
-            other => Self::Unreachable {
-                endpoint: local_endpoint(),
-                detail: other.to_string(),
-            },
+            other => Self::Failed(other.to_string()),
         }
     }
 }
@@ -80,6 +79,31 @@ pub(crate) async fn connect_at(address: Option<&str>) -> Result<Docker, DockerEr
     let docker = connected
         .map_err(unreachable)?
         .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
+    docker.negotiate_version().await.map_err(unreachable)
+}
+
+/// Connects to a `tcp://` engine over TLS, with the client's key and certificate and the CA
+/// that signed the engine's certificate.
+pub(crate) async fn connect_tls(
+    address: &str,
+    ca: &std::path::Path,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Docker, DockerError> {
+    let unreachable = |e: BollardError| DockerError::Unreachable {
+        endpoint: address.to_owned(),
+        detail: e.to_string(),
+    };
+    let docker = Docker::connect_with_ssl(
+        address,
+        key,
+        cert,
+        ca,
+        REQUEST_TIMEOUT_SECS,
+        bollard::API_DEFAULT_VERSION,
+    )
+    .map_err(unreachable)?
+    .with_timeout(Duration::from_secs(REQUEST_TIMEOUT_SECS));
     docker.negotiate_version().await.map_err(unreachable)
 }
 

@@ -182,6 +182,8 @@ pub(crate) enum HostState {
     Connecting,
     Online {
         docker_version: String,
+        /// Something the user should know about the connection (plain tcp://, …).
+        warning: Option<String>,
     },
     Offline {
         reason: String,

@@ -192,3 +192,35 @@ fn loss_after_delay_keeps_the_delay_in_one_netem() {
         "{veth_qdiscs}"
     );
 }
+
+#[test]
+fn the_netem_hosts_own_engine_lists_and_runs_lifecycle_over_ssh() {
+    let profile = netem_profile();
+    let c = GuestContainer::sleeper("netem-life");
+    let state = || {
+        guest(&format!(
+            "docker inspect -f '{{{{.State.Status}}}}' {}",
+            c.name
+        ))
+    };
+    let listed = quayside_ok(&["--hosts", profile.arg(), "ps", "-a", "--json"]);
+    let hosts: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let names: Vec<&str> = hosts[0]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&c.name.as_str()),
+        "the guest's engine lists its container: {names:?}"
+    );
+
+    let id = format!("netem:{}", c.name);
+    quayside_ok(&["--hosts", profile.arg(), "stop", "--id", &id]);
+    assert_eq!(state(), "exited");
+    quayside_ok(&["--hosts", profile.arg(), "start", "--id", &id]);
+    assert_eq!(state(), "running");
+    quayside_ok(&["--hosts", profile.arg(), "restart", "--id", &id]);
+    assert_eq!(state(), "running");
+}

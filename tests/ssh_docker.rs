@@ -345,3 +345,66 @@ async fn tunnels_dropped_by_the_caller_first_are_closed_cleanly() {
     );
     assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_and_an_attached_exec_stream_through_the_tunnel() {
+    init_tracing();
+    let sshd = Sshd::start();
+    let host = sshd.connect().await;
+    let docker = docker_over_ssh(&host, DOCKER_SOCKET).await.unwrap();
+    let c = common::TestContainer::run(
+        "ssh-logs",
+        &[],
+        &["sh", "-c", "echo hello-logs; sleep 3600"],
+    );
+
+    // Logs: the line the container printed, read through the tunnel.
+    let options = bollard::query_parameters::LogsOptions {
+        stdout: true,
+        tail: "all".into(),
+        ..Default::default()
+    };
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text.contains("hello-logs") && Instant::now() < deadline {
+        let chunks: Vec<_> = docker.logs(&c.name, Some(options.clone())).collect().await;
+        text = chunks
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|chunk| chunk.to_string())
+            .collect();
+    }
+    assert!(text.contains("hello-logs"), "logs: {text:?}");
+
+    // Exec: an attached command's output streams back, and its exit code is read.
+    let exec = docker
+        .create_exec(
+            &c.name,
+            bollard::models::ExecConfig {
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    "echo hi-exec; exit 3".into(),
+                ]),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut output = String::new();
+    if let bollard::exec::StartExecResults::Attached {
+        output: mut stream, ..
+    } = docker.start_exec(&exec.id, None).await.unwrap()
+    {
+        while let Some(chunk) = stream.next().await {
+            output.push_str(&chunk.unwrap().to_string());
+        }
+    } else {
+        panic!("the exec was not attached");
+    }
+    assert_eq!(output.trim(), "hi-exec");
+    let inspected = docker.inspect_exec(&exec.id).await.unwrap();
+    assert_eq!(inspected.exit_code, Some(3));
+}

@@ -329,3 +329,23 @@ fn a_host_whose_sshd_dies_goes_offline_alone_and_comes_back_when_it_returns() {
         "the host comes back by itself"
     );
 }
+
+#[test]
+fn open_with_no_file_dialog_on_the_desktop_says_to_type_the_path() {
+    // This machine has no desktop portal and no zenity: the dialog answers "nothing chosen"
+    // within milliseconds, off the UI thread, and the window keeps drawing meanwhile.
+    let start = ProfileFile::new("[[host]]\nname = \"here\"\ndocker = \"local\"\n");
+    let rt = runtime();
+    let mut h = window(&rt, &start);
+    h.get_by_role_and_label(Role::Button, "Hosts…").click();
+    assert!(step_until(&mut h, Duration::from_secs(5), |h| h
+        .query_by_label("Open…")
+        .is_some()));
+    h.get_by_label("Open…").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| h
+            .query_by_label_contains("type the path instead")
+            .is_some()),
+        "the window says no file was chosen and how to go on"
+    );
+}

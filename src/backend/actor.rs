@@ -66,8 +66,10 @@ impl HostActor {
                 Ok((conn, version)) => {
                     backoff_secs = FIRST_BACKOFF_SECS;
                     tracing::info!(host = %self.host, docker_version = %version, "connected");
+                    let warning = conn.warning.clone();
                     self.set_state(HostState::Online {
                         docker_version: version,
+                        warning,
                     })
                     .await;
                     self.serve(&conn).await.map_err(|e| e.to_string())

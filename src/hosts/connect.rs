@@ -18,6 +18,8 @@ use crate::ssh::{HostKeyPolicy, SshAuth, SshConfig, SshError, SshHost, docker_ov
 pub(crate) struct HostConnection {
     pub(crate) docker: Docker,
     pub(crate) runner: Runner,
+    /// Something the user should see about this connection (an unencrypted engine).
+    pub(crate) warning: Option<String>,
 }
 
 /// Why a host could not be reached.
@@ -29,8 +31,6 @@ pub(crate) enum ConnectError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Run(#[from] RunError),
-    #[error("{0}")]
-    Unsupported(String),
     #[error("host {host}: {problem}")]
     Profile { host: String, problem: String },
     #[error(
@@ -77,17 +77,66 @@ pub(crate) async fn connect(
             let docker = docker::connect_at(entry.docker_url.as_deref()).await?;
             let privilege = forced.unwrap_or_else(Privilege::of_this_process);
             let runner = Runner::Local(LocalRunner::new(privilege, ToolPaths::local()));
-            Ok(HostConnection { docker, runner })
+            Ok(HostConnection {
+                docker,
+                runner,
+                warning: None,
+            })
         }
         DockerEndpoint::Ssh => {
             let ssh = SshHost::connect(ssh_config(entry, passphrases)?, policy).await?;
             let docker = docker_over_ssh(&ssh, &entry.docker_socket).await?;
             let runner = Runner::Remote(RemoteRunner::probe(ssh, forced).await?);
-            Ok(HostConnection { docker, runner })
+            Ok(HostConnection {
+                docker,
+                runner,
+                warning: None,
+            })
         }
-        // TODO(#3): a tcp:// engine with TLS, its tc still over SSH.
-        DockerEndpoint::Tcp => Err(ConnectError::Unsupported(
-            "this version of Quayside cannot reach a `docker = \"tcp\"` engine yet".to_owned(),
+        DockerEndpoint::Tcp => {
+            let (docker, warning) = docker_over_tcp(entry).await?;
+            // The engine answers on TCP, but tc runs on its host: over SSH.
+            let ssh = SshHost::connect(ssh_config(entry, passphrases)?, policy).await?;
+            let runner = Runner::Remote(RemoteRunner::probe(ssh, forced).await?);
+            Ok(HostConnection {
+                docker,
+                runner,
+                warning,
+            })
+        }
+    }
+}
+
+/// The engine at the profile's `docker_url`: with TLS when the profile names the TLS files,
+/// else plain TCP, with a warning to show (anyone who reaches that port drives the engine).
+async fn docker_over_tcp(entry: &HostEntry) -> Result<(Docker, Option<String>), ConnectError> {
+    let problem = |problem: String| ConnectError::Profile {
+        host: entry.name.clone(),
+        problem,
+    };
+    let url = entry
+        .docker_url
+        .as_deref()
+        .ok_or_else(|| problem("no `docker_url`".to_owned()))?;
+    match (&entry.tls_ca, &entry.tls_cert, &entry.tls_key) {
+        (Some(ca), Some(cert), Some(key)) => {
+            let docker =
+                docker::connect_tls(url, &expand_home(ca), &expand_home(cert), &expand_home(key))
+                    .await?;
+            Ok((docker, None))
+        }
+        (None, None, None) => {
+            let docker = docker::connect_at(Some(url)).await?;
+            tracing::warn!(host = %entry.name, url, "Docker engine over plain TCP, without TLS");
+            Ok((
+                docker,
+                Some(format!(
+                    "{url} is plain TCP: not encrypted, anyone who reaches it drives the engine"
+                )),
+            ))
+        }
+        _ => Err(problem(
+            "TLS needs all three of `tls_ca`, `tls_cert` and `tls_key`".to_owned(),
         )),
     }
 }

@@ -16,7 +16,16 @@ const OFFLINE: egui::Color32 = egui::Color32::from_rgb(210, 80, 80);
 pub(crate) fn badge_text(state: &HostState) -> String {
     match state {
         HostState::Connecting => "connecting…".to_owned(),
-        HostState::Online { docker_version } => format!("online, Docker {docker_version}"),
+        HostState::Online {
+            docker_version,
+            warning: None,
+        } => format!("online, Docker {docker_version}"),
+        HostState::Online {
+            docker_version,
+            warning: Some(warning),
+        } => {
+            format!("online, Docker {docker_version}; warning: {warning}")
+        }
         HostState::Offline { reason, retry_at } => {
             let secs = retry_at
                 .duration_since(SystemTime::now())
