@@ -328,3 +328,42 @@ fn sudo_that_wants_a_password_fails_at_once_with_the_hint() {
         "nothing changed"
     );
 }
+
+#[test]
+fn a_container_removed_while_upload_shaped_leaves_no_ifb_behind_the_next_apply() {
+    let _lock = serial();
+    let gone = TestContainer::sleeper("ifb-gone");
+    quayside_ok(&[
+        "net",
+        "--id",
+        &gone.id(),
+        "--policy",
+        "rate",
+        "--value",
+        "1000 500",
+    ]);
+    let (_, peer, _) = gone.host_veths()[0].clone();
+    let ifb = format!("qs-ifb{peer}");
+    assert!(
+        common::run_ok("ip", &["-br", "link", "show"]).contains(&format!("{ifb} ")),
+        "the upload has its IFB"
+    );
+    drop(gone);
+
+    // The engine removed the veth; the IFB outlives it until Quayside next touches the host.
+    let next = TestContainer::sleeper("ifb-next");
+    quayside_ok(&[
+        "net",
+        "--id",
+        &next.id(),
+        "--policy",
+        "rate",
+        "--value",
+        "1000",
+    ]);
+    assert!(
+        !common::run_ok("ip", &["-br", "link", "show"]).contains(&format!("{ifb} ")),
+        "the orphan IFB is gone"
+    );
+    quayside_ok(&["net", "--id", &next.id(), "--policy", "clear"]);
+}

@@ -321,6 +321,7 @@ pub(crate) async fn apply(
     // Validate before anything touches the host.
     let warnings: Vec<String> = wanted.validate()?.iter().map(ToString::to_string).collect();
     let (_, targets, host_links) = discover(docker, runner, key).await?;
+    sweep_orphan_ifbs(runner, &host_links).await;
 
     // Every plan is made before any runs, so a refusal on one veth changes none.
     let mut planned = Vec::new();
@@ -382,6 +383,7 @@ pub(crate) async fn clear(
     key: &ContainerKey,
 ) -> Result<ShapingReport, ShapingError> {
     let (_, targets, host_links) = discover(docker, runner, key).await?;
+    sweep_orphan_ifbs(runner, &host_links).await;
     let mut commands = Vec::new();
     let mut cleared = Vec::new();
     for target in targets {
@@ -521,6 +523,28 @@ async fn restore_one(
             command: f.command,
             words: f.words,
         })
+}
+
+/// Deletes Quayside's IFBs whose veth is gone (their container was removed while shaped). A
+/// failure is logged and changes nothing else: the apply or clear goes on.
+async fn sweep_orphan_ifbs(runner: &Runner, host_links: &str) {
+    for ifb in veth::orphan_ifbs(host_links) {
+        let argv = vec![
+            runner.tools().ip.clone(),
+            "link".into(),
+            "del".into(),
+            ifb.clone(),
+        ];
+        match runner.run(&argv, None).await {
+            Ok(out) if out.success() => {
+                tracing::info!(ifb = %ifb, "removed an IFB whose container is gone")
+            }
+            Ok(out) => {
+                tracing::warn!(ifb = %ifb, words = %tool_words(&out), "could not remove an orphan IFB")
+            }
+            Err(err) => tracing::warn!(ifb = %ifb, error = %err, "could not remove an orphan IFB"),
+        }
+    }
 }
 
 async fn current_host_links(runner: &Runner) -> Result<String, ShapingError> {
