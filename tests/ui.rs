@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::ui::step_until;
+use common::ui::{runtime, step_until};
 use common::{TestContainer, docker, run_ok};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
@@ -15,14 +15,6 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
 use quayside::App;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
     let handle = rt.handle().clone();

@@ -10,20 +10,12 @@ use std::time::Duration;
 
 use common::TestContainer;
 use common::hosts::{ProfileFile, env, lab_host_entry, ssh_entry};
-use common::ui::step_until;
+use common::ui::{runtime, step_until};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use quayside::App;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 fn window(rt: &tokio::runtime::Runtime, profile: &ProfileFile) -> Harness<'static, App> {
     let handle = rt.handle().clone();

@@ -7,133 +7,23 @@
 //! again, and the error says so with tc's own words.
 
 use bollard::Docker;
-use serde::Serialize;
 
 use super::plan::{self, ApplyPlan, ClearPlan, PlanError};
-use super::profile::{DirectionProfile, ShapingProfile, Tolerance};
+use super::profile::{ShapingProfile, Tolerance};
 use super::readback::{self, DeviceText, Observed, ReadbackError, TcSnapshot};
+pub(crate) use super::report::{InterfaceShaping, Outcome, ShapingReport, Target};
+use super::steps::{checked, current_host_links, run_plan, tool_words};
 use super::validate::ValidationError;
 use super::veth::{self, VethError};
 use crate::docker::{self, DockerError};
 use crate::model::{ContainerDetails, ContainerKey, HostId};
-use crate::privileged::{CommandOutput, RunError, Runner};
+use crate::privileged::{RunError, Runner};
 
 /// How an apply may go beyond the plain case.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ApplyOptions {
     /// Delete a root qdisc Quayside did not create instead of refusing.
     pub(crate) replace_foreign: bool,
-}
-
-/// One container interface and the host veth that carries its traffic.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct Target {
-    /// The Docker network of the interface, matched by MAC address.
-    pub(crate) network: String,
-    pub(crate) container_if: String,
-    pub(crate) veth: String,
-    pub(crate) veth_ifindex: u32,
-}
-
-/// What one veth holds, in a form for people and for `--json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct InterfaceShaping {
-    #[serde(flatten)]
-    pub(crate) target: Target,
-    /// Our download tree, `None` when there is none.
-    pub(crate) download: Option<DirectionProfile>,
-    /// Our upload tree (on the IFB, with the redirect in place), `None` when there is none.
-    pub(crate) upload: Option<DirectionProfile>,
-    /// A root qdisc on the veth that Quayside did not create, as `kind handle`.
-    pub(crate) foreign_root: Option<String>,
-    pub(crate) notes: Vec<String>,
-}
-
-impl InterfaceShaping {
-    fn new(target: Target, observed: &Observed) -> Self {
-        Self {
-            target,
-            download: observed.download.clone(),
-            upload: observed.effective_upload().cloned(),
-            foreign_root: observed
-                .foreign_root
-                .as_ref()
-                .map(|q| format!("{} {}", q.kind, q.handle)),
-            notes: observed.notes.clone(),
-        }
-    }
-
-    /// The profile this veth holds; an absent tree reads as unshaped.
-    pub(crate) fn profile(&self) -> ShapingProfile {
-        ShapingProfile {
-            download: self.download.clone().unwrap_or_default(),
-            upload: self.upload.clone().unwrap_or_default(),
-        }
-    }
-}
-
-/// What a shaping command did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Outcome {
-    Applied,
-    Cleared,
-    AlreadyClear,
-    Read,
-}
-
-/// The result of an apply, clear or read: what the kernel holds afterwards, per veth.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub(crate) struct ShapingReport {
-    pub(crate) outcome: Outcome,
-    pub(crate) interfaces: Vec<InterfaceShaping>,
-    /// The commands that ran, as a user would type them.
-    pub(crate) commands: Vec<String>,
-    pub(crate) warnings: Vec<String>,
-}
-
-impl ShapingReport {
-    /// The shaping the container holds, taken from its first interface.
-    pub(crate) fn profile(&self) -> Option<ShapingProfile> {
-        self.interfaces.first().map(InterfaceShaping::profile)
-    }
-
-    /// One short sentence for a message.
-    pub(crate) fn headline(&self) -> String {
-        let held = self
-            .profile()
-            .map(|p| p.summary())
-            .unwrap_or_else(|| "no shaping".to_owned());
-        match self.outcome {
-            Outcome::Applied => format!("applied, the kernel holds {held}"),
-            Outcome::Cleared => "shaping cleared".to_owned(),
-            Outcome::AlreadyClear => "already clear, nothing to remove".to_owned(),
-            Outcome::Read => format!("the kernel holds {held}"),
-        }
-    }
-
-    /// The read-back as lines of text, one or more per interface.
-    pub(crate) fn lines(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        for i in &self.interfaces {
-            let t = &i.target;
-            lines.push(format!(
-                "{} ({}) on {}: {}",
-                t.container_if,
-                t.network,
-                t.veth,
-                i.profile().summary()
-            ));
-            if let Some(foreign) = &i.foreign_root {
-                lines.push(format!(
-                    "  root qdisc {foreign} was not created by Quayside"
-                ));
-            }
-            lines.extend(i.notes.iter().map(|n| format!("  {n}")));
-        }
-        lines.extend(self.warnings.iter().map(|w| format!("warning: {w}")));
-        lines
-    }
 }
 
 /// Why shaping could not be read or changed.
@@ -421,56 +311,6 @@ pub(crate) async fn clear(
     })
 }
 
-/// A failed step: the command and what the tool said.
-struct StepFailure {
-    command: String,
-    words: String,
-}
-
-/// Runs a plan: links first, then the one tc batch, then link cleanup. With `force`, tc goes on
-/// past a failing line (for clearing, where each step stands alone).
-async fn run_plan(runner: &Runner, plan: &ApplyPlan, force: bool) -> Result<(), StepFailure> {
-    let tools = runner.tools();
-    for step in &plan.link_steps {
-        run_step(runner, &tools.ip, step, None).await?;
-    }
-    if !plan.tc_batch.is_empty() {
-        let mut args = vec![];
-        if force {
-            args.push("-force".to_owned());
-        }
-        args.extend(["-batch".to_owned(), "-".to_owned()]);
-        let batch = plan.tc_batch.join("\n") + "\n";
-        run_step(runner, &tools.tc, &args, Some(&batch)).await?;
-    }
-    for step in &plan.cleanup_links {
-        run_step(runner, &tools.ip, step, None).await?;
-    }
-    Ok(())
-}
-
-async fn run_step(
-    runner: &Runner,
-    tool: &str,
-    args: &[String],
-    stdin: Option<&str>,
-) -> Result<(), StepFailure> {
-    let mut argv = vec![tool.to_owned()];
-    argv.extend(args.iter().cloned());
-    let command = argv.join(" ");
-    match runner.run(&argv, stdin).await {
-        Ok(out) if out.success() => Ok(()),
-        Ok(out) => Err(StepFailure {
-            command,
-            words: tool_words(&out),
-        }),
-        Err(err) => Err(StepFailure {
-            command,
-            words: err.to_string(),
-        }),
-    }
-}
-
 /// Puts each touched veth back as it was: clears what is there now, then applies the profile
 /// it held before. Returns a sentence saying how that went.
 async fn restore(
@@ -547,44 +387,6 @@ async fn sweep_orphan_ifbs(runner: &Runner, host_links: &str) {
     }
 }
 
-async fn current_host_links(runner: &Runner) -> Result<String, ShapingError> {
-    let ip = runner.tools().ip.clone();
-    checked(runner, &[&ip, "-d", "-j", "link", "show"]).await
-}
-
-/// Runs a read-only command that must succeed; returns its stdout.
-async fn checked(runner: &Runner, argv: &[&str]) -> Result<String, ShapingError> {
-    let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
-    let out = runner.run(&argv, None).await?;
-    if out.success() {
-        Ok(out.stdout)
-    } else {
-        Err(ShapingError::Tool {
-            command: argv.join(" "),
-            words: tool_words(&out),
-        })
-    }
-}
-
-/// What a failed tool said, on one line.
-fn tool_words(out: &CommandOutput) -> String {
-    let text = if out.stderr.trim().is_empty() {
-        &out.stdout
-    } else {
-        &out.stderr
-    };
-    let words: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    if words.is_empty() {
-        format!("exit status {}", out.status)
-    } else {
-        words.join(" ")
-    }
-}
-
 /// The fix for a refusal whose cause is known.
 fn hint_for(words: &str, wanted: &ShapingProfile) -> String {
     let wants_netem = wanted.download.has_impairment() || wanted.upload.has_impairment();
@@ -602,26 +404,7 @@ fn hint_for(words: &str, wanted: &ShapingProfile) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn out(stderr: &str) -> CommandOutput {
-        CommandOutput {
-            status: 2,
-            stdout: String::new(),
-            stderr: stderr.to_owned(),
-        }
-    }
-
-    #[test]
-    fn tool_words_join_the_tools_lines() {
-        let words = tool_words(&out(
-            "Error: Specified qdisc kind is unknown.\nCommand failed -:3\n",
-        ));
-        assert_eq!(
-            words,
-            "Error: Specified qdisc kind is unknown. Command failed -:3"
-        );
-        assert_eq!(tool_words(&out("")), "exit status 2");
-    }
+    use crate::shaping::profile::DirectionProfile;
 
     #[test]
     fn a_missing_netem_gets_the_modprobe_hint_only_when_netem_was_wanted() {

@@ -23,3 +23,12 @@ pub fn step_until(
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A runtime for the window's backend, as `main` builds one.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
