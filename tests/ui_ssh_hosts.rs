@@ -195,7 +195,7 @@ fn a_host_added_in_the_hosts_window_is_saved_and_connected_on_apply() {
 
     type_into(&mut h, "Profile file", saved.to_str().unwrap());
     h.get_by_role_and_label(Role::Button, "Save").click();
-    h.step();
+    step_until(&mut h, Duration::from_secs(5), |_| saved.exists());
     assert!(saved.exists(), "saved");
     let text = std::fs::read_to_string(&saved).unwrap();
     assert!(

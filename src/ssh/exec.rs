@@ -12,7 +12,7 @@ use ssh2::{Channel, Session};
 use tokio::sync::oneshot;
 
 use crate::ssh::error::SshError;
-use crate::ssh::op::{OpError, nb, nb_io};
+use crate::ssh::op::{OpError, nb, nb_io, send_eof_once};
 
 /// Largest stdin slice handed to libssh2 at once.
 const WRITE_CHUNK: usize = 32 * 1024;
@@ -159,16 +159,7 @@ impl ExecTask {
                 }
             }
         }
-        if !self.eof_sent {
-            match nb(self.channel.send_eof()) {
-                Ok(None) => {}
-                Err(e) if e.is_fatal() => return Err(e),
-                Ok(Some(())) | Err(_) => {
-                    self.eof_sent = true;
-                    progress = true;
-                }
-            }
-        }
+        progress |= send_eof_once(&mut self.channel, &mut self.eof_sent)?;
         Ok(progress)
     }
 

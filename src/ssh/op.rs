@@ -82,3 +82,22 @@ pub(crate) fn nb_local<T>(r: io::Result<T>) -> io::Result<Option<T>> {
         Err(e) => Err(e),
     }
 }
+
+/// Sends EOF on `channel` once: `Ok(true)` when it went out now (or the channel cannot take it
+/// any more, which ends the sending side all the same), `Ok(false)` when it must wait.
+pub(crate) fn send_eof_once(
+    channel: &mut ssh2::Channel,
+    eof_sent: &mut bool,
+) -> Result<bool, OpError> {
+    if *eof_sent {
+        return Ok(false);
+    }
+    match nb(channel.send_eof()) {
+        Ok(None) => Ok(false),
+        Err(e) if e.is_fatal() => Err(e),
+        Ok(Some(())) | Err(_) => {
+            *eof_sent = true;
+            Ok(true)
+        }
+    }
+}

@@ -19,7 +19,7 @@ use ssh2::{Channel, Session};
 use tokio::sync::oneshot;
 
 use crate::ssh::error::SshError;
-use crate::ssh::op::{OpError, nb, nb_io, nb_local};
+use crate::ssh::op::{OpError, nb, nb_io, nb_local, send_eof_once};
 use crate::ssh::sys::Flags;
 
 /// Bytes buffered per direction.
@@ -249,15 +249,8 @@ impl TunnelTask {
                 }
             }
         }
-        if self.local_eof && self.up.is_empty() && !self.eof_sent {
-            match nb(self.channel.send_eof()) {
-                Ok(None) => {}
-                Err(e) if e.is_fatal() => return Err(e),
-                Ok(Some(())) | Err(_) => {
-                    self.eof_sent = true;
-                    progress = true;
-                }
-            }
+        if self.local_eof && self.up.is_empty() {
+            progress |= send_eof_once(&mut self.channel, &mut self.eof_sent)?;
         }
         Ok(progress)
     }

@@ -4,7 +4,8 @@
 //!
 //! Edits stay in the window until Apply, which reconnects to the edited hosts. Saving never
 //! overwrites a file that does not parse, and goes through a temporary file (`profile.rs`).
-//! File dialogs run off the UI thread.
+//! File dialogs, and every read and write of a profile file, run off the UI thread; their
+//! outcome is taken in by a later frame.
 
 use std::path::PathBuf;
 
@@ -14,11 +15,26 @@ use tokio::sync::oneshot;
 use super::app::App;
 use crate::hosts::profile::{DockerEndpoint, HostEntry, PrivilegeMode, Profile};
 
-/// What a file dialog was opened for.
+/// What a file action does with its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum DialogPurpose {
+enum FileAction {
     Open,
-    SaveAs,
+    Save,
+}
+
+/// Where a file action's path comes from.
+enum FileTarget {
+    /// The path typed beside the buttons.
+    Typed(PathBuf),
+    /// The desktop's file dialog (which may have none to show).
+    Dialog,
+}
+
+/// What a file action found, for a later frame to take in.
+enum FileOutcome {
+    NoneChosen,
+    Opened(PathBuf, Result<Profile, String>),
+    Saved(PathBuf, Result<(), String>),
 }
 
 /// The Hosts window's state.
@@ -33,7 +49,8 @@ pub(crate) struct HostsEditor {
     form: Option<(Option<usize>, HostForm)>,
     /// The last outcome: `(is_error, text)`.
     message: Option<(bool, String)>,
-    dialog: Option<(DialogPurpose, oneshot::Receiver<Option<PathBuf>>)>,
+    /// A file action under way off the UI thread.
+    pending: Option<oneshot::Receiver<FileOutcome>>,
 }
 
 /// One host's fields as text, checked when saved into the draft.
@@ -123,82 +140,84 @@ impl HostsEditor {
         Some(PathBuf::from(self.path_text.trim())).filter(|p| !p.as_os_str().is_empty())
     }
 
-    fn open_from(&mut self, path: &std::path::Path) {
-        match Profile::load(path) {
-            Ok(profile) => {
-                self.draft = profile;
-                self.path_text = path.display().to_string();
-                self.say(
-                    false,
-                    format!(
-                        "Opened {}: press Apply to connect to its hosts",
-                        path.display()
-                    ),
-                );
-            }
-            Err(err) => self.say(true, err.to_string()),
-        }
-    }
-
-    fn save_to(&mut self, path: &std::path::Path) {
-        match self.draft.save(path) {
-            Ok(()) => {
-                self.path_text = path.display().to_string();
-                self.say(false, format!("Saved {}", path.display()));
-            }
-            Err(err) => self.say(true, err.to_string()),
-        }
-    }
-
-    /// Starts a file dialog off the UI thread; its answer is taken in by a later frame.
-    fn start_dialog(
+    /// Starts a file action off the UI thread: pick the path (from the dialog, or the typed
+    /// one), then read or write the profile there.
+    fn start_file_action(
         &mut self,
-        purpose: DialogPurpose,
+        action: FileAction,
+        target: FileTarget,
         ctx: &egui::Context,
         runtime: &tokio::runtime::Handle,
     ) {
         let (tx, rx) = oneshot::channel();
         let repaint = ctx.clone();
         let start = self.typed_path();
+        let draft = self.draft.clone();
         runtime.spawn_blocking(move || {
-            let mut dialog = rfd::FileDialog::new().add_filter("Quayside profile", &["toml"]);
-            if let Some(dir) = start.as_ref().and_then(|p| p.parent()) {
-                dialog = dialog.set_directory(dir);
-            }
-            let picked = match purpose {
-                DialogPurpose::Open => dialog.set_title("Open a host profile").pick_file(),
-                DialogPurpose::SaveAs => dialog
-                    .set_title("Save the host profile as")
-                    .set_file_name("hosts.toml")
-                    .save_file(),
+            let path = match target {
+                FileTarget::Typed(path) => Some(path),
+                FileTarget::Dialog => pick_in_dialog(action, start.as_deref()),
             };
-            // The window may have closed meanwhile: then nobody waits for the answer.
-            tx.send(picked).ok();
+            let outcome = match (path, action) {
+                (None, _) => FileOutcome::NoneChosen,
+                (Some(path), FileAction::Open) => {
+                    let loaded = Profile::load(&path).map_err(|e| e.to_string());
+                    FileOutcome::Opened(path, loaded)
+                }
+                (Some(path), FileAction::Save) => {
+                    let saved = draft.save(&path).map_err(|e| e.to_string());
+                    FileOutcome::Saved(path, saved)
+                }
+            };
+            // The window may have closed meanwhile: then nobody waits for the outcome.
+            tx.send(outcome).ok();
             repaint.request_repaint();
         });
-        self.dialog = Some((purpose, rx));
+        self.pending = Some(rx);
     }
 
-    /// Takes in a file dialog's answer, if it came.
-    fn take_dialog_answer(&mut self) {
-        let Some((purpose, rx)) = self.dialog.as_mut() else {
+    /// Takes in a file action's outcome, if it came.
+    fn take_file_outcome(&mut self) {
+        let Some(rx) = self.pending.as_mut() else {
             return;
         };
-        let purpose = *purpose;
-        match rx.try_recv() {
-            Err(oneshot::error::TryRecvError::Empty) => {}
-            Err(oneshot::error::TryRecvError::Closed) | Ok(None) => {
-                self.dialog = None;
-                self.say(false, "No file chosen (if no dialog appeared, this desktop has none: type the path instead)");
+        let outcome = match rx.try_recv() {
+            Err(oneshot::error::TryRecvError::Empty) => return,
+            Err(oneshot::error::TryRecvError::Closed) => FileOutcome::NoneChosen,
+            Ok(outcome) => outcome,
+        };
+        self.pending = None;
+        match outcome {
+            FileOutcome::NoneChosen => self.say(
+                false,
+                "No file chosen (if no dialog appeared, this desktop has none: type the path instead)",
+            ),
+            FileOutcome::Opened(path, Ok(profile)) => {
+                self.draft = profile;
+                self.path_text = path.display().to_string();
+                self.say(false, format!("Opened {}: press Apply to connect to its hosts", path.display()));
             }
-            Ok(Some(path)) => {
-                self.dialog = None;
-                match purpose {
-                    DialogPurpose::Open => self.open_from(&path),
-                    DialogPurpose::SaveAs => self.save_to(&path),
-                }
+            FileOutcome::Saved(path, Ok(())) => {
+                self.path_text = path.display().to_string();
+                self.say(false, format!("Saved {}", path.display()));
             }
+            FileOutcome::Opened(_, Err(err)) | FileOutcome::Saved(_, Err(err)) => self.say(true, err),
         }
+    }
+}
+
+/// Asks the desktop's file dialog for a path; `None` when nothing was chosen or there is none.
+fn pick_in_dialog(action: FileAction, start: Option<&std::path::Path>) -> Option<PathBuf> {
+    let mut dialog = rfd::FileDialog::new().add_filter("Quayside profile", &["toml"]);
+    if let Some(dir) = start.and_then(|p| p.parent()) {
+        dialog = dialog.set_directory(dir);
+    }
+    match action {
+        FileAction::Open => dialog.set_title("Open a host profile").pick_file(),
+        FileAction::Save => dialog
+            .set_title("Save the host profile as")
+            .set_file_name("hosts.toml")
+            .save_file(),
     }
 }
 
@@ -206,7 +225,7 @@ pub(crate) fn hosts_window_ui(app: &mut App, ctx: &egui::Context) {
     if !app.hosts_editor.open {
         return;
     }
-    app.hosts_editor.take_dialog_answer();
+    app.hosts_editor.take_file_outcome();
     let runtime = app.runtime();
     let mut open = true;
     let mut apply = None;
@@ -254,46 +273,48 @@ pub(crate) fn hosts_window_ui(app: &mut App, ctx: &egui::Context) {
 }
 
 fn file_row_ui(editor: &mut HostsEditor, ui: &mut egui::Ui, runtime: &tokio::runtime::Handle) {
+    let idle = editor.pending.is_none();
+    let mut start = None;
     ui.horizontal(|ui| {
         let label = ui.label("Profile file");
         ui.add(egui::TextEdit::singleline(&mut editor.path_text).desired_width(300.0))
             .labelled_by(label.id);
+        let typed = editor.typed_path();
         if ui
-            .button("Open")
+            .add_enabled(idle, egui::Button::new("Open"))
             .on_hover_text("Open the typed path")
             .clicked()
-            && let Some(path) = editor.typed_path()
+            && let Some(path) = typed.clone()
         {
-            editor.open_from(&path);
+            start = Some((FileAction::Open, FileTarget::Typed(path)));
         }
         if ui
-            .button("Save")
+            .add_enabled(idle, egui::Button::new("Save"))
             .on_hover_text("Save to the typed path")
             .clicked()
-            && let Some(path) = editor.typed_path()
+            && let Some(path) = typed
         {
-            editor.save_to(&path);
+            start = Some((FileAction::Save, FileTarget::Typed(path)));
         }
     });
     ui.horizontal(|ui| {
-        let waiting = editor.dialog.is_some();
-        if ui
-            .add_enabled(!waiting, egui::Button::new("Open…"))
-            .clicked()
-        {
-            editor.start_dialog(DialogPurpose::Open, ui.ctx(), runtime);
+        if ui.add_enabled(idle, egui::Button::new("Open…")).clicked() {
+            start = Some((FileAction::Open, FileTarget::Dialog));
         }
         if ui
-            .add_enabled(!waiting, egui::Button::new("Save as…"))
+            .add_enabled(idle, egui::Button::new("Save as…"))
             .clicked()
         {
-            editor.start_dialog(DialogPurpose::SaveAs, ui.ctx(), runtime);
+            start = Some((FileAction::Save, FileTarget::Dialog));
         }
-        if waiting {
+        if !idle {
             ui.spinner();
-            ui.weak("waiting for the file dialog");
+            ui.weak("working on the file");
         }
     });
+    if let Some((action, target)) = start {
+        editor.start_file_action(action, target, ui.ctx(), runtime);
+    }
 }
 
 fn hosts_list_ui(editor: &mut HostsEditor, ui: &mut egui::Ui) {
