@@ -34,7 +34,7 @@ pub(crate) struct NetArgs {
     #[arg(long, allow_hyphen_values = true)]
     value: Option<String>,
     #[command(flatten)]
-    full: FullForm,
+    full: Box<FullForm>,
     /// Replace a root qdisc on the veth that Quayside did not create.
     #[arg(long)]
     replace_foreign: bool,
@@ -92,7 +92,7 @@ enum Change {
     /// The original tool's policy and value.
     Seed(ProfileEdit),
     /// The full form's fields.
-    Fields(ShapingEdit),
+    Fields(Box<ShapingEdit>),
 }
 
 impl Change {
@@ -120,7 +120,7 @@ fn change_of(args: &NetArgs) -> anyhow::Result<Change> {
     }
     if !fields.is_empty() {
         fields.check()?;
-        return Ok(Change::Fields(fields));
+        return Ok(Change::Fields(Box::new(fields)));
     }
     let Some(policy) = args.policy.as_deref() else {
         anyhow::bail!(
@@ -215,7 +215,7 @@ mod tests {
                 ..Default::default()
             },
         };
-        assert_eq!(got, Change::Fields(want));
+        assert_eq!(got, Change::Fields(Box::new(want)));
         Ok(())
     }
 
