@@ -67,6 +67,9 @@ pub fn app_for_profile(
     Ok(App::open(runtime, ctx, profile, Some(path.to_owned())))
 }
 
+/// A container found once by name, to shape repeatedly.
+pub struct ShapingTarget(crate::model::ContainerKey);
+
 /// One host of a profile, connected as the window and the command line connect it (host keys
 /// checked strictly against known_hosts): for measuring remote work without the window.
 pub struct ConnectedHost {
@@ -129,6 +132,39 @@ impl ConnectedHost {
         let report = crate::shaping::ops::clear(&self.conn.docker, &self.conn.runner, &key)
             .await
             .map_err(|e| e.to_string())?;
+        Ok(report.headline())
+    }
+
+    /// Finds the container named `name` once, for repeated shaping without listing each time.
+    pub async fn shaping_target(&self, name: &str) -> Result<ShapingTarget, String> {
+        Ok(ShapingTarget(self.key_of(name).await?))
+    }
+
+    /// Sets both rates of `target` (kbit/s, 0 = unlimited), keeping no other shaping, and reads
+    /// back what the kernel holds; returns the read-back's headline, or an error when the
+    /// kernel does not hold the rates asked for.
+    pub async fn apply_rates(
+        &self,
+        target: &ShapingTarget,
+        download_kbit: u64,
+        upload_kbit: u64,
+    ) -> Result<String, String> {
+        let mut profile = crate::shaping::profile::ShapingProfile::default();
+        profile.download.rate_kbit = download_kbit;
+        profile.upload.rate_kbit = upload_kbit;
+        let options = crate::shaping::ops::ApplyOptions::default();
+        let report = crate::shaping::ops::apply(
+            &self.conn.docker,
+            &self.conn.runner,
+            &target.0,
+            &profile,
+            &options,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if !report.warnings.is_empty() {
+            return Err(report.warnings.join("; "));
+        }
         Ok(report.headline())
     }
 

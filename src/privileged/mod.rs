@@ -128,60 +128,8 @@ impl LocalRunner {
             full.extend([self.tools.sudo.as_str(), "-n"]);
         }
         full.extend(argv.iter().map(String::as_str));
-        let Some((program, args)) = full.split_first() else {
-            return Err(RunError::Spawn {
-                command: command_text,
-                source: std::io::Error::other("empty command"),
-            });
-        };
         tracing::debug!(command = %command_text, privilege = ?self.privilege, "run");
-
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| RunError::Spawn {
-                command: command_text.clone(),
-                source,
-            })?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())
-                .await
-                .map_err(|source| RunError::Spawn {
-                    command: command_text.clone(),
-                    source,
-                })?;
-            // Dropping the pipe closes it, so the tool sees the end of its input.
-            drop(pipe);
-        }
-        let waited = tokio::time::timeout(
-            Duration::from_secs(COMMAND_TIMEOUT_SECS),
-            child.wait_with_output(),
-        )
-        .await;
-        let output = match waited {
-            Ok(result) => result.map_err(|source| RunError::Spawn {
-                command: command_text.clone(),
-                source,
-            })?,
-            Err(_) => {
-                return Err(RunError::TimedOut {
-                    command: command_text,
-                });
-            }
-        };
-        let out = CommandOutput {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
+        let out = spawn_and_wait(&full, stdin, &command_text).await?;
         if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
             return Err(RunError::SudoNeedsPassword {
                 command: command_text,
@@ -189,6 +137,75 @@ impl LocalRunner {
         }
         Ok(out)
     }
+
+    /// Runs a POSIX `sh` script as this process's user; the script puts `sudo -n` in front
+    /// of what needs privileges (see `Runner::sudo`).
+    pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
+        tracing::debug!(bytes = script.len(), privilege = ?self.privilege, "run script");
+        spawn_and_wait(&["/bin/sh", "-c", script], None, "sh -c <shaping script>").await
+    }
+}
+
+/// Starts `full` (program and arguments), feeds `stdin`, and waits for it within the timeout.
+async fn spawn_and_wait(
+    full: &[&str],
+    stdin: Option<&str>,
+    command_text: &str,
+) -> Result<CommandOutput, RunError> {
+    let command_text = command_text.to_owned();
+    let Some((program, args)) = full.split_first() else {
+        return Err(RunError::Spawn {
+            command: command_text,
+            source: std::io::Error::other("empty command"),
+        });
+    };
+
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| RunError::Spawn {
+            command: command_text.clone(),
+            source,
+        })?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .await
+            .map_err(|source| RunError::Spawn {
+                command: command_text.clone(),
+                source,
+            })?;
+        // Dropping the pipe closes it, so the tool sees the end of its input.
+        drop(pipe);
+    }
+    let waited = tokio::time::timeout(
+        Duration::from_secs(COMMAND_TIMEOUT_SECS),
+        child.wait_with_output(),
+    )
+    .await;
+    let output = match waited {
+        Ok(result) => result.map_err(|source| RunError::Spawn {
+            command: command_text.clone(),
+            source,
+        })?,
+        Err(_) => {
+            return Err(RunError::TimedOut {
+                command: command_text,
+            });
+        }
+    };
+    Ok(CommandOutput {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
 }
 
 /// Runs privileged commands on a host: this machine, or one reached over SSH.
@@ -203,6 +220,24 @@ impl Runner {
         match self {
             Self::Local(r) => r.tools(),
             Self::Remote(r) => r.tools(),
+        }
+    }
+
+    /// The absolute path of sudo when privileged commands need `sudo -n`; `None` as root.
+    pub(crate) fn sudo(&self) -> Option<&str> {
+        let (privilege, tools) = match self {
+            Self::Local(r) => (r.privilege, r.tools()),
+            Self::Remote(r) => (r.privilege(), r.tools()),
+        };
+        (privilege == Privilege::Sudo).then_some(tools.sudo.as_str())
+    }
+
+    /// Runs a POSIX `sh` script as the login user (not through sudo: the script itself puts
+    /// `sudo -n` before what needs it). Its exit status and output are returned as they are.
+    pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
+        match self {
+            Self::Local(r) => r.run_script(script).await,
+            Self::Remote(r) => r.run_script(script).await,
         }
     }
 
@@ -222,13 +257,16 @@ impl Runner {
 }
 
 /// True when sudo itself refused because it would have to ask for a password.
-fn is_sudo_password_refusal(out: &CommandOutput) -> bool {
-    !out.success()
-        && out.stderr.lines().any(|line| {
-            line.starts_with("sudo:")
-                && (line.contains("password is required")
-                    || line.contains("a terminal is required"))
-        })
+pub(crate) fn is_sudo_password_refusal(out: &CommandOutput) -> bool {
+    !out.success() && stderr_is_sudo_password_refusal(&out.stderr)
+}
+
+/// True when `stderr` holds sudo's own refusal to ask for a password.
+pub(crate) fn stderr_is_sudo_password_refusal(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.starts_with("sudo:")
+            && (line.contains("password is required") || line.contains("a terminal is required"))
+    })
 }
 
 /// The effective uid of this process, read from `/proc/self/status`.

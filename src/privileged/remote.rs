@@ -55,6 +55,33 @@ impl RemoteRunner {
         &self.tools
     }
 
+    pub(crate) fn privilege(&self) -> Privilege {
+        self.privilege
+    }
+
+    /// Runs a POSIX `sh` script on the host as the login user, in one exec.
+    pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
+        let command = "sh -c <shaping script>".to_owned();
+        let line = shlex::try_join(["/bin/sh", "-c", script]).map_err(|e| RunError::Remote {
+            command: command.clone(),
+            detail: format!("cannot quote the script: {e}"),
+        })?;
+        tracing::debug!(host = %self.host.label(), bytes = script.len(), privilege = ?self.privilege, "run script over ssh");
+        let out = self
+            .host
+            .exec(&line, None)
+            .await
+            .map_err(|e| RunError::Remote {
+                command,
+                detail: e.to_string(),
+            })?;
+        Ok(CommandOutput {
+            status: out.status,
+            stdout: out.stdout_text(),
+            stderr: out.stderr_text(),
+        })
+    }
+
     /// Runs `argv` on the host, feeding `stdin` when given; see `LocalRunner::run`.
     pub(crate) async fn run(
         &self,

@@ -7,11 +7,14 @@
 //! feeds the pure modules what `tc` and `ip` printed and runs the plans they return.
 
 pub(crate) mod edit;
+mod gather;
+mod memo;
 pub(crate) mod ops;
 pub(crate) mod plan;
 pub(crate) mod profile;
 pub(crate) mod readback;
 pub(crate) mod report;
+mod script;
 pub(crate) mod seed;
 mod steps;
 pub(crate) mod units;

@@ -129,6 +129,12 @@ pub(crate) enum ReadbackError {
         dev: String,
         source: serde_json::Error,
     },
+    #[error("tc's batch output has no {what} list for {dev} where one was due; found \"{found}\"")]
+    BatchOutput {
+        dev: String,
+        what: &'static str,
+        found: String,
+    },
     #[error("tc's class list for {dev} has no rate for class {classid}: \"{line}\"")]
     ClassLine {
         dev: String,
