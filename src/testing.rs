@@ -19,13 +19,21 @@ pub fn app_for_engine(runtime: &Handle, ctx: &egui::Context, address: &str) -> A
         docker_url: Some(address.to_owned()),
         ..HostEntry::local()
     };
-    App::open(runtime, ctx, Profile { hosts: vec![entry] }, None)
+    App::open(
+        runtime,
+        ctx,
+        Profile {
+            hosts: vec![entry],
+            presets: Vec::new(),
+        },
+        None,
+    )
 }
 
 /// A window with no hosts holding `count` made-up containers spread over `hosts` host names:
 /// for measuring the table without an engine.
 pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts: usize) -> App {
-    let mut app = App::open(runtime, ctx, Profile { hosts: Vec::new() }, None);
+    let mut app = App::open(runtime, ctx, Profile::default(), None);
     let hosts = hosts.max(1);
     for h in 0..hosts {
         let host = HostId(format!("host-{h}"));
