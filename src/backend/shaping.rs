@@ -18,7 +18,7 @@ use crate::hosts::connect::HostConnection;
 use crate::model::{ContainerKey, ContainerSummary, HostId};
 use crate::shaping::memory::{MemoryError, Remembered, ShapingMemory};
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
-use crate::shaping::profile::ShapingProfile;
+use crate::shaping::profile::{ShapingProfile, Tolerance};
 use crate::shaping::traffic;
 
 /// How often a watched container's counters are read.
@@ -112,6 +112,15 @@ impl ShapingService {
             if remembered.has_expired(SystemTime::now()) {
                 // Its time ran out while the container was down: there is nothing to restore.
                 forget(&memory, &host, &name, &sink).await;
+                return;
+            }
+            // Another window of this user may have re-applied it already: then it stays.
+            if let Ok(held) = ops::read(&conn.docker, &conn.runner, &key).await
+                && held
+                    .profile()
+                    .is_some_and(|p| p.approx_eq(&remembered.profile, &Tolerance::TC_READBACK))
+            {
+                sink.send(Event::ShapingReported { key, report: held }).await;
                 return;
             }
             let result = ops::apply(

@@ -78,6 +78,8 @@ pub struct App {
     repaint: egui::Context,
     /// Running containers the user asked to remove, waiting for confirmation.
     pub(crate) confirm_remove: Option<Vec<ContainerKey>>,
+    /// Where shaping is remembered, handed to the backend again on reload.
+    memory: Option<ShapingMemory>,
     /// Why impairments cannot work on a host (its kernel has no netem), by host.
     pub(crate) netem_missing: HashMap<HostId, String>,
     /// A profile save running off the UI thread: where, and its outcome when done.
@@ -95,22 +97,45 @@ impl App {
         profile: Profile,
         path: Option<PathBuf>,
     ) -> Self {
+        Self::open_with_memory(
+            runtime,
+            ctx,
+            profile,
+            path,
+            ShapingMemory::default_location(),
+        )
+    }
+
+    /// Like [`App::open`], with the remembered shaping kept in `memory` (`None`: nowhere).
+    pub(crate) fn open_with_memory(
+        runtime: &tokio::runtime::Handle,
+        ctx: &egui::Context,
+        profile: Profile,
+        path: Option<PathBuf>,
+        memory: Option<ShapingMemory>,
+    ) -> Self {
         super::fonts::install(ctx);
-        let memory = ShapingMemory::default_location();
-        let (backend, events) = Backend::start(runtime, &profile.hosts, memory, waker(ctx));
-        Self::new(backend, events, ctx.clone(), profile, path)
+        let (backend, events) = Backend::start(runtime, &profile.hosts, memory.clone(), waker(ctx));
+        let mut app = Self::new(backend, events, ctx.clone(), profile, path);
+        app.memory = memory;
+        app
     }
 
     /// Stops the current hosts' actors and connects to those of `profile` instead.
     pub(crate) fn reload(&mut self, profile: Profile, path: Option<PathBuf>) {
         self.backend.stop_in_background();
         let runtime = self.backend.runtime().clone();
-        let memory = ShapingMemory::default_location();
-        let (backend, events) =
-            Backend::start(&runtime, &profile.hosts, memory, waker(&self.repaint));
+        let memory = self.memory.clone();
+        let (backend, events) = Backend::start(
+            &runtime,
+            &profile.hosts,
+            memory.clone(),
+            waker(&self.repaint),
+        );
         let editor = std::mem::take(&mut self.hosts_editor);
         let toasts = std::mem::take(&mut self.toasts);
         *self = Self::new(backend, events, self.repaint.clone(), profile, path);
+        self.memory = memory;
         self.hosts_editor = editor;
         self.toasts = toasts;
     }
@@ -155,6 +180,7 @@ impl App {
             host_key_questions: Vec::new(),
             passphrase_questions: Vec::new(),
             passphrase_text: String::new(),
+            memory: None,
             netem_missing: HashMap::new(),
             preset_save: None,
             started: None,
@@ -363,7 +389,8 @@ impl App {
             .default_size(220.0)
             .show(ui, |ui| host_tree::hosts_ui(self, ui));
         egui::Panel::right("properties")
-            .default_size(400.0)
+            .min_size(420.0)
+            .default_size(600.0)
             .resizable(true)
             .show(ui, |ui| details::properties_ui(self, ui));
         egui::CentralPanel::default().show(ui, |ui| table::containers_ui(self, ui));

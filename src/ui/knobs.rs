@@ -193,6 +193,8 @@ pub(crate) fn direction_ui(
     grid.show(ui, |ui| {
         for knob in Knob::ALL {
             let enabled = !(knob.needs_netem() && netem_off.is_some());
+            ui.add_enabled(enabled, egui::Label::new(knob.label()))
+                .on_hover_text(knob.help());
             let changed = ui
                 .add_enabled_ui(enabled, |ui| knob_ui(ui, direction, knob, profile, texts))
                 .inner;
@@ -217,7 +219,7 @@ pub(crate) fn direction_ui(
     response
 }
 
-/// One knob: its label and slider on one line, its typed field beneath.
+/// One knob's slider and typed field, side by side.
 fn knob_ui(
     ui: &mut egui::Ui,
     direction: Direction,
@@ -231,7 +233,6 @@ fn knob_ui(
         Direction::Download => format!("Download {}", knob.label().to_lowercase()),
         Direction::Upload => format!("Upload {}", knob.label().to_lowercase()),
     };
-    ui.label(knob.label()).on_hover_text(knob.help());
     let mut changed = false;
     let mut error = None;
     ui.horizontal(|ui| {
@@ -252,7 +253,7 @@ fn knob_ui(
         }
         let field = ui.add(
             egui::TextEdit::singleline(text)
-                .desired_width(90.0)
+                .desired_width(96.0)
                 .hint_text(knob.example())
                 .id_salt(("field", &name)),
         );

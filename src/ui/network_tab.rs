@@ -21,7 +21,7 @@ use crate::shaping::presets::{self, Preset};
 use crate::shaping::profile::{Direction, DirectionProfile};
 
 /// Below this width the two directions are stacked instead of side by side.
-const TWO_COLUMNS_MIN_WIDTH: f32 = 600.0;
+const TWO_COLUMNS_MIN_WIDTH: f32 = 560.0;
 
 /// The tab for one container.
 pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
@@ -53,16 +53,19 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
 
     ui.add_space(6.0);
     match buttons_ui(ui, form) {
-        Some(Button::Apply) => {
-            form.pending = true;
-            form.error = None;
-            commands.push(Command::ApplyShaping {
-                key: key.clone(),
-                profile: to_send.clone(),
-                replace_foreign: false,
-                for_secs: form.for_secs(),
-            });
-        }
+        Some(Button::Apply) => match form.for_secs() {
+            Ok(for_secs) => {
+                form.pending = true;
+                form.error = None;
+                commands.push(Command::ApplyShaping {
+                    key: key.clone(),
+                    profile: to_send.clone(),
+                    replace_foreign: false,
+                    for_secs,
+                });
+            }
+            Err(error) => form.error = Some(error),
+        },
         Some(Button::Clear) => {
             form.pending = true;
             form.error = None;
@@ -94,7 +97,7 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
                 key: key.clone(),
                 profile: to_send,
                 replace_foreign: true,
-                for_secs: form.for_secs(),
+                for_secs: form.for_secs().ok().flatten(),
             });
         }
     }
@@ -160,6 +163,10 @@ pub(crate) fn network_group_ui(app: &mut App, keys: &[ContainerKey], ui: &mut eg
     let for_secs = form.for_secs();
     ui.add_space(6.0);
     let mut commands = Vec::new();
+    if let Err(error) = &for_secs {
+        ui.colored_label(ui.visuals().error_fg_color, error);
+    }
+    let for_secs = for_secs.ok().flatten();
     ui.horizontal(|ui| {
         let any = !running.is_empty();
         if ui
@@ -223,7 +230,7 @@ fn form_ui(
                   direction: Direction,
                   p: &mut DirectionProfile,
                   texts: &mut KnobTexts| {
-        ui.spacing_mut().slider_width = (ui.available_width() - 190.0).clamp(60.0, 220.0);
+        ui.spacing_mut().slider_width = (ui.available_width() - 200.0).clamp(50.0, 220.0);
         knobs::direction_ui(ui, direction, p, texts, netem_off)
     };
     let (down, up) = if ui.available_width() >= TWO_COLUMNS_MIN_WIDTH {
@@ -255,15 +262,19 @@ fn form_ui(
     }
 
     ui.horizontal(|ui| {
-        ui.checkbox(&mut form.timed, "For")
+        ui.checkbox(&mut form.timed, "Clear after")
             .on_hover_text("Quayside clears the shaping when the time is up");
-        ui.add_enabled(
+        let field = ui.add_enabled(
             form.timed,
-            egui::DragValue::new(&mut form.minutes)
-                .range(1..=24 * 60)
-                .suffix(" min"),
+            egui::TextEdit::singleline(&mut form.duration_text)
+                .desired_width(70.0)
+                .hint_text("10 min"),
         );
-        ui.label("then clear");
+        let enabled = form.timed;
+        field.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::TextInput, enabled, "Clear after duration")
+        });
+        ui.weak("e.g. 10 min, 90 s, 1 h");
     });
     edited
 }
@@ -276,13 +287,15 @@ fn preset_ui(ui: &mut egui::Ui, form: &mut NetworkForm, presets: &[Preset]) -> b
         let current = form.preset.clone().unwrap_or_else(|| "Choose…".to_owned());
         egui::ComboBox::from_id_salt("preset")
             .selected_text(current)
-            .width(180.0)
+            .width(200.0)
             .show_ui(ui, |ui| {
                 for preset in presets {
                     let selected = form.preset.as_deref() == Some(&preset.name);
                     if ui
-                        .selectable_label(selected, &preset.name)
-                        .on_hover_text(preset.summary())
+                        .selectable_label(
+                            selected,
+                            format!("{}  —  {}", preset.name, preset.summary()),
+                        )
                         .clicked()
                     {
                         chosen = Some(preset.clone());
@@ -295,7 +308,7 @@ fn preset_ui(ui: &mut egui::Ui, form: &mut NetworkForm, presets: &[Preset]) -> b
     if let Some(name) = &form.preset
         && let Some(preset) = presets.iter().find(|p| &p.name == name)
     {
-        ui.add(egui::Label::new(egui::RichText::new(preset.summary()).weak().small()).wrap());
+        ui.add(egui::Label::new(egui::RichText::new(preset.summary()).weak()).wrap());
     }
     match chosen {
         Some(preset) => {
@@ -317,10 +330,9 @@ fn buttons_ui(ui: &mut egui::Ui, form: &NetworkForm) -> Option<Button> {
     let mut pressed = None;
     ui.horizontal(|ui| {
         let idle = !form.pending;
-        let apply = if form.timed {
-            format!("Apply for {} min", form.minutes.max(1))
-        } else {
-            "Apply".to_owned()
+        let apply = match form.for_secs() {
+            Ok(Some(secs)) => format!("Apply for {}", format_duration(secs)),
+            _ => "Apply".to_owned(),
         };
         if ui.add_enabled(idle, egui::Button::new(apply)).clicked() {
             pressed = Some(Button::Apply);
@@ -349,11 +361,9 @@ fn status_ui(ui: &mut egui::Ui, form: &NetworkForm) {
     };
     match form.remaining(SystemTime::now()) {
         Some(left) => {
-            let secs = left.as_secs();
             ui.label(format!(
-                "⏱ Clears itself in {}:{:02} ({})",
-                secs / 60,
-                secs % 60,
+                "Clears itself in {} ({})",
+                format_duration(left.as_secs()),
                 remembered.profile.summary()
             ));
             // The countdown needs a frame each second, only while it runs.
@@ -363,6 +373,17 @@ fn status_ui(ui: &mut egui::Ui, form: &NetworkForm) {
         None => {
             ui.weak("Remembered: applied again when the container restarts.");
         }
+    }
+}
+
+/// `45 s`, `9:41 min`, `1:05 h`.
+fn format_duration(secs: u64) -> String {
+    if secs < 60 {
+        format!("{secs} s")
+    } else if secs < 3600 {
+        format!("{}:{:02} min", secs / 60, secs % 60)
+    } else {
+        format!("{}:{:02} h", secs / 3600, secs % 3600 / 60)
     }
 }
 

@@ -19,8 +19,10 @@ use crate::shaping::ops::{Outcome, ShapingReport};
 use crate::shaping::profile::{DirectionProfile, ShapingProfile};
 use crate::shaping::traffic::TrafficSample;
 
-/// The default length of timed shaping, in minutes.
-const DEFAULT_MINUTES: u32 = 10;
+/// The default length of timed shaping, as the field shows it.
+const DEFAULT_DURATION: &str = "10 min";
+/// The longest timed shaping: a day.
+const MAX_DURATION_SECS: u64 = 24 * 3600;
 
 /// The Network tab's form of one container (or of a multiple selection).
 pub(crate) struct NetworkForm {
@@ -30,9 +32,9 @@ pub(crate) struct NetworkForm {
     pub(crate) up_texts: KnobTexts,
     /// Edits of one direction are copied to the other.
     pub(crate) same_both_ways: bool,
-    /// Apply clears itself after `minutes`.
+    /// Apply clears itself after the duration typed in `duration_text`.
     pub(crate) timed: bool,
-    pub(crate) minutes: u32,
+    pub(crate) duration_text: String,
     /// The preset last chosen, by name.
     pub(crate) preset: Option<String>,
     /// A command is on its way; the buttons wait for its answer.
@@ -55,7 +57,7 @@ impl Default for NetworkForm {
             up_texts: KnobTexts::default(),
             same_both_ways: false,
             timed: false,
-            minutes: DEFAULT_MINUTES,
+            duration_text: DEFAULT_DURATION.to_owned(),
             preset: None,
             pending: false,
             asked: false,
@@ -83,7 +85,7 @@ impl NetworkForm {
 
     /// Puts `profile` in the form (a preset, a read-back).
     pub(crate) fn load(&mut self, profile: ShapingProfile) {
-        self.same_both_ways = profile.download == profile.upload;
+        self.same_both_ways = profile.download == profile.upload && !profile.is_unshaped();
         self.profile = profile;
         self.preview = None;
         self.sync_texts();
@@ -107,10 +109,35 @@ impl NetworkForm {
         self.remembered.as_ref()?.remaining(now)
     }
 
-    /// The seconds of "for N minutes", when it is ticked.
-    pub(crate) fn for_secs(&self) -> Option<u64> {
-        self.timed.then(|| u64::from(self.minutes.max(1)) * 60)
+    /// The seconds of "for …", when it is ticked; `Err` when the typed duration is not one.
+    pub(crate) fn for_secs(&self) -> Result<Option<u64>, String> {
+        if !self.timed {
+            return Ok(None);
+        }
+        parse_duration_secs(&self.duration_text).map(Some)
     }
+}
+
+/// Reads a duration for timed shaping: `10 min`, `90 s`, `1.5h`, `30` (minutes).
+pub(crate) fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("`{text}` is not a duration: write e.g. 10 min, 90 s or 1 h");
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+        "" | "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+        "h" | "hour" | "hours" => 3600.0,
+        _ => return Err(bad()),
+    };
+    let secs = (number * scale).round();
+    if secs < 1.0 || secs > MAX_DURATION_SECS as f64 {
+        return Err(format!("`{text}`: timed shaping lasts from 1 s to 24 h"));
+    }
+    Ok(secs as u64)
 }
 
 /// The profile without what needs netem: rates only.
@@ -295,6 +322,18 @@ mod tests {
         form.profile.upload.rate_kbit = 512;
         form.mirror_from(crate::shaping::profile::Direction::Upload);
         assert_eq!(form.profile.download.rate_kbit, 512);
+    }
+
+    #[test]
+    fn durations_read_with_their_units_and_minutes_by_default() {
+        assert_eq!(parse_duration_secs("10 min"), Ok(600));
+        assert_eq!(parse_duration_secs("90s"), Ok(90));
+        assert_eq!(parse_duration_secs("1.5 h"), Ok(5400));
+        assert_eq!(parse_duration_secs("30"), Ok(1800));
+        assert!(parse_duration_secs("0 s").is_err());
+        assert!(parse_duration_secs("3 days").is_err());
+        assert!(parse_duration_secs("").is_err());
+        assert!(parse_duration_secs("25 h").is_err());
     }
 
     #[test]

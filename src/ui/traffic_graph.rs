@@ -84,8 +84,8 @@ pub(crate) fn graph_ui(
         Some(last) => {
             ui.label(format!(
                 "Now: ↓ {}  ↑ {}   drops in the last interval: ↓ {}  ↑ {}",
-                format::rate(last.down_kbit),
-                format::rate(last.up_kbit),
+                format::throughput(last.down_kbit),
+                format::throughput(last.up_kbit),
                 last.down_drops,
                 last.up_drops
             ));
@@ -106,7 +106,14 @@ pub(crate) fn graph_ui(
         .legend(Legend::default())
         .allow_scroll(false)
         .include_y(0.0)
-        .y_axis_formatter(|mark, _| format::rate(mark.value))
+        .y_axis_formatter(|mark, _| {
+            // Below zero there is nothing to read.
+            if mark.value < 0.0 {
+                String::new()
+            } else {
+                format::throughput(mark.value)
+            }
+        })
         .x_axis_formatter(|mark, _| format!("{} s", mark.value))
         .show(ui, |plot| {
             plot.line(Line::new("↓ download", down).color(down_color));
