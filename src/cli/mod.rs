@@ -5,6 +5,7 @@
 //! `quayside: <reason>`, and exits non-zero.
 
 mod net;
+mod net_flags;
 mod ps;
 mod target;
 

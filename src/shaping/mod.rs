@@ -6,6 +6,7 @@
 //! interfaces to host veths. They run nothing. `ops` is the one module that runs commands: it
 //! feeds the pure modules what `tc` and `ip` printed and runs the plans they return.
 
+pub(crate) mod edit;
 pub(crate) mod memory;
 pub(crate) mod ops;
 pub(crate) mod plan;
