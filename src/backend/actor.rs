@@ -414,6 +414,10 @@ async fn run_command(conn: &HostConnection, command: Command) -> Event {
             host: key.host,
             error: "a shaping command reached the wrong runner".to_owned(),
         },
+        Command::ClearAllShaping { host } => Event::Failed {
+            host,
+            error: "a shaping command reached the wrong runner".to_owned(),
+        },
     }
 }
 
@@ -435,6 +439,10 @@ fn refusal(command: Command, error: String) -> Event {
         Command::WatchTraffic { key } | Command::UnwatchTraffic { key } => {
             Event::TrafficFailed { key, error }
         }
+        Command::ClearAllShaping { host } => Event::HostShapingCleared {
+            host,
+            outcome: Err(error),
+        },
         Command::InspectContainer { key } => Event::Failed {
             host: key.host,
             error,

@@ -64,6 +64,8 @@ pub(crate) enum Command {
     WatchTraffic { key: ContainerKey },
     /// Stop sending the container's traffic counters.
     UnwatchTraffic { key: ContainerKey },
+    /// Remove Quayside's shaping from every container of the host (and its orphan IFBs).
+    ClearAllShaping { host: HostId },
     /// Remove all shaping of the container.
     ClearShaping { key: ContainerKey },
     /// Read back the container's shaping without changing it.
@@ -80,6 +82,16 @@ pub(crate) enum Command {
         key: std::path::PathBuf,
         passphrase: Option<String>,
     },
+}
+
+/// A container found holding Quayside's shaping.
+#[derive(Clone, Debug)]
+pub(crate) struct FoundShaping {
+    pub(crate) key: ContainerKey,
+    pub(crate) name: String,
+    pub(crate) report: ShapingReport,
+    /// Timed shaping whose time ran out while Quayside was not running.
+    pub(crate) expired: bool,
 }
 
 /// What the user decided about an unknown host key.
@@ -104,7 +116,9 @@ impl Command {
             | Self::UnwatchTraffic { key }
             | Self::ClearShaping { key }
             | Self::ReadShaping { key } => &key.host,
-            Self::TrustHostKey { host, .. } | Self::ProvidePassphrase { host, .. } => host,
+            Self::TrustHostKey { host, .. }
+            | Self::ProvidePassphrase { host, .. }
+            | Self::ClearAllShaping { host } => host,
         }
     }
 
@@ -171,6 +185,16 @@ pub(crate) enum Event {
     /// The commands an apply would run (or why it cannot be planned).
     ShapingPreviewed {
         key: ContainerKey,
+        outcome: Result<Vec<String>, String>,
+    },
+    /// The containers of a host that hold shaping of ours, found when the host connected.
+    ShapingFound {
+        host: HostId,
+        found: Vec<FoundShaping>,
+    },
+    /// "Clear all shaping" on a host finished: one line per container, or why it failed.
+    HostShapingCleared {
+        host: HostId,
         outcome: Result<Vec<String>, String>,
     },
     /// One sample of a watched container's traffic counters.

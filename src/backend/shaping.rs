@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinHandle;
 
-use super::{Command, Event, EventSink};
+use super::{Command, Event, EventSink, FoundShaping};
 use crate::docker;
 use crate::hosts::connect::HostConnection;
 use crate::model::{ContainerKey, ContainerSummary, HostId};
@@ -35,6 +35,8 @@ pub(super) struct ShapingService {
     timers: HashMap<ContainerKey, JoinHandle<()>>,
     /// Traffic samplers, by container.
     watches: HashMap<ContainerKey, JoinHandle<()>>,
+    /// The look for shaping of ours after connecting.
+    scan: Option<JoinHandle<()>>,
 }
 
 impl ShapingService {
@@ -45,6 +47,7 @@ impl ShapingService {
             sink,
             timers: HashMap::new(),
             watches: HashMap::new(),
+            scan: None,
         }
     }
 
@@ -88,6 +91,17 @@ impl ShapingService {
                     task.abort();
                 }
             }
+            Command::ClearAllShaping { host } => {
+                let timed: Vec<ContainerKey> = self.timers.keys().cloned().collect();
+                for key in timed {
+                    self.cancel_timer(&key);
+                }
+                let (conn, sink, memory) = (conn.clone(), self.sink.clone(), self.memory.clone());
+                tokio::spawn(async move {
+                    let outcome = clear_all(&conn, &sink, memory, &host).await;
+                    sink.send(Event::HostShapingCleared { host, outcome }).await;
+                });
+            }
             other => return Some(other),
         }
         None
@@ -120,7 +134,8 @@ impl ShapingService {
                     .profile()
                     .is_some_and(|p| p.approx_eq(&remembered.profile, &Tolerance::TC_READBACK))
             {
-                sink.send(Event::ShapingReported { key, report: held }).await;
+                sink.send(Event::ShapingReported { key, report: held })
+                    .await;
                 return;
             }
             let result = ops::apply(
@@ -169,7 +184,9 @@ impl ShapingService {
             Err(_) => return,
         };
         let host = self.host.0.clone();
-        for remembered in all.into_iter().filter(|r| r.host == host) {
+        let remembered_here: Vec<Remembered> = all.into_iter().filter(|r| r.host == host).collect();
+        self.spawn_scan(conn, rows, remembered_here.clone());
+        for remembered in remembered_here {
             let Some(row) = rows
                 .iter()
                 .find(|r| r.state.is_running() && r.name == remembered.name)
@@ -199,10 +216,57 @@ impl ShapingService {
         }
     }
 
+    /// Reads the shaping of every running container in the background, reports each, and lists
+    /// those holding shaping of ours (so that trees left by an earlier run are seen).
+    fn spawn_scan(
+        &mut self,
+        conn: &HostConnection,
+        rows: &[ContainerSummary],
+        remembered: Vec<Remembered>,
+    ) {
+        let running: Vec<ContainerSummary> = rows
+            .iter()
+            .filter(|r| r.state.is_running())
+            .cloned()
+            .collect();
+        let (conn, sink, host) = (conn.clone(), self.sink.clone(), self.host.clone());
+        let task = tokio::spawn(async move {
+            let mut found = Vec::new();
+            for row in running {
+                let key = row.key();
+                // A container without a network of its own (host mode, …) has nothing to find.
+                let Ok(report) = ops::read(&conn.docker, &conn.runner, &key).await else {
+                    continue;
+                };
+                let shaped = report.profile().is_some_and(|p| !p.is_unshaped());
+                if shaped {
+                    let expired = remembered
+                        .iter()
+                        .any(|r| r.name == row.name && r.has_expired(SystemTime::now()));
+                    found.push(FoundShaping {
+                        key: key.clone(),
+                        name: row.name.clone(),
+                        report: report.clone(),
+                        expired,
+                    });
+                }
+                sink.send(Event::ShapingReported { key, report }).await;
+            }
+            tracing::info!(host = %host, shaped = found.len(), "looked for shaping of ours");
+            sink.send(Event::ShapingFound { host, found }).await;
+        });
+        if let Some(old) = self.scan.replace(task) {
+            old.abort();
+        }
+    }
+
     /// Stops every timer and sampler (the connection is gone or the actor stops).
     pub(super) fn stop_all(&mut self) {
         for (_, task) in self.timers.drain().chain(self.watches.drain()) {
             task.abort();
+        }
+        if let Some(scan) = self.scan.take() {
+            scan.abort();
         }
     }
 
@@ -252,6 +316,37 @@ impl Drop for ShapingService {
     fn drop(&mut self) {
         self.stop_all();
     }
+}
+
+/// Clears every running container of the host, one line per container; a container that
+/// cannot be shaped at all (host network, …) is skipped.
+async fn clear_all(
+    conn: &HostConnection,
+    sink: &EventSink,
+    memory: Option<ShapingMemory>,
+    host: &HostId,
+) -> Result<Vec<String>, String> {
+    let rows = docker::list(&conn.docker, host, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut lines = Vec::new();
+    for row in rows.iter().filter(|r| r.state.is_running()) {
+        let key = row.key();
+        match ops::clear(&conn.docker, &conn.runner, &key).await {
+            Ok(report) => {
+                if report.outcome != ops::Outcome::AlreadyClear {
+                    lines.push(format!("{}: {}", row.name, report.headline()));
+                }
+                remember(conn, sink, memory.clone(), &key, None).await;
+                sink.send(Event::ShapingReported { key, report }).await;
+            }
+            Err(ops::ShapingError::HostNetwork { .. })
+            | Err(ops::ShapingError::SharedNetwork { .. })
+            | Err(ops::ShapingError::NoInterfaces { .. }) => {}
+            Err(err) => lines.push(format!("{}: {err}", row.name)),
+        }
+    }
+    Ok(lines)
 }
 
 /// Waits `left`, then clears the container's shaping and forgets it.

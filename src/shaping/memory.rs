@@ -7,7 +7,7 @@
 //! every change, so the window and the command line can share it; a file that does not parse
 //! is kept aside as `*.broken` rather than silently lost. This module never touches a host.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,8 @@ impl ShapingMemory {
         Some(Self::at(dir.join("shaping.json")))
     }
 
-    pub(crate) fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.path
     }
 

@@ -11,6 +11,7 @@ use std::time::Instant;
 use eframe::egui;
 use tokio::sync::mpsc;
 
+use super::host_shaping::{self, HostShaping};
 use super::hosts_editor::{self, HostsEditor};
 use super::network_tab;
 use super::shaping_form::NetworkForms;
@@ -80,8 +81,8 @@ pub struct App {
     pub(crate) confirm_remove: Option<Vec<ContainerKey>>,
     /// Where shaping is remembered, handed to the backend again on reload.
     memory: Option<ShapingMemory>,
-    /// Why impairments cannot work on a host (its kernel has no netem), by host.
-    pub(crate) netem_missing: HashMap<HostId, String>,
+    /// Each host's preflight and the shaping trees found on it.
+    pub(crate) host_shaping: HostShaping,
     /// A profile save running off the UI thread: where, and its outcome when done.
     preset_save: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
     started: Option<Instant>,
@@ -181,7 +182,7 @@ impl App {
             passphrase_questions: Vec::new(),
             passphrase_text: String::new(),
             memory: None,
-            netem_missing: HashMap::new(),
+            host_shaping: HostShaping::default(),
             preset_save: None,
             started: None,
         }
@@ -307,6 +308,7 @@ impl App {
                 }
             }
             Event::ShapingReported { key, report } => {
+                self.host_shaping.reported(&key, &report);
                 if report.outcome != Outcome::Read {
                     let name = self.display_name(&key);
                     self.toasts.info(format!("{name}: {}", report.headline()));
@@ -348,6 +350,31 @@ impl App {
                 }
             }
             Event::ShapingPreviewed { key, outcome } => self.network.previewed(&key, outcome),
+            Event::ShapingFound { host, found } => {
+                if !found.is_empty() {
+                    let names: Vec<String> = found.iter().map(|f| f.name.clone()).collect();
+                    self.toasts.info(format!(
+                        "Host {host}: shaping of Quayside's found on {}",
+                        names.join(", ")
+                    ));
+                }
+                self.host_shaping.found_on(&host, found);
+            }
+            Event::HostShapingCleared { host, outcome } => match outcome {
+                Ok(lines) if lines.is_empty() => {
+                    self.host_shaping.found.remove(&host);
+                    self.toasts
+                        .info(format!("Host {host}: no shaping to clear, already clear"));
+                }
+                Ok(lines) => {
+                    self.host_shaping.found.remove(&host);
+                    self.toasts
+                        .info(format!("Host {host}: {}", lines.join("; ")));
+                }
+                Err(error) => self
+                    .toasts
+                    .error(format!("Host {host}: clear all failed: {error}")),
+            },
             Event::TrafficSampled { key, sample } => self.network.sampled(&key, sample),
             Event::TrafficFailed { key, error } => self.network.traffic_failed(&key, error),
             Event::HostKeyUnknown {
@@ -396,6 +423,7 @@ impl App {
         egui::CentralPanel::default().show(ui, |ui| table::containers_ui(self, ui));
 
         details::confirm_remove_ui(self, ui.ctx());
+        host_shaping::confirm_clear_all_ui(self, ui.ctx());
         host_key::question_ui(self, ui.ctx());
         host_key::passphrase_ui(self, ui.ctx());
         hosts_editor::hosts_window_ui(self, ui.ctx());
@@ -441,7 +469,7 @@ impl App {
 
     /// Why impairments are disabled on `host`, when its kernel has no netem.
     pub(crate) fn netem_off_reason(&self, host: &HostId) -> Option<String> {
-        self.netem_missing.get(host).cloned()
+        self.host_shaping.netem_missing(host)
     }
 
     /// The presets to choose from: built-in, then the profile's own.

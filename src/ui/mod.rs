@@ -6,6 +6,7 @@ mod details;
 pub(crate) mod fonts;
 pub(crate) mod format;
 mod host_key;
+mod host_shaping;
 mod host_tree;
 mod hosts_editor;
 mod knobs;
