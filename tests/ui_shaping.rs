@@ -9,13 +9,20 @@ mod common;
 use std::time::Duration;
 
 use common::ui::{runtime, step_until};
-use common::{TestContainer, docker, run_ok};
+use common::{TestContainer, docker, quayside_ok, run_ok};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 
 use quayside::App;
+
+/// Every test here shapes containers of the one local engine, and one of them clears all of
+/// them: they run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
     let handle = rt.handle().clone();
@@ -73,6 +80,7 @@ fn class_rates(veth_or_ifb: &str) -> String {
 
 #[test]
 fn typed_rates_in_both_directions_reach_the_kernel_and_the_read_back() {
+    let _serial = serial();
     let rt = runtime();
     let mut h = window(&rt);
     let c = TestContainer::sleeper("ui-both");
@@ -103,6 +111,7 @@ fn typed_rates_in_both_directions_reach_the_kernel_and_the_read_back() {
 /// following the engine's start event, applies the remembered shaping again and says so.
 #[test]
 fn k6_a_restarted_container_gets_its_remembered_shaping_again() {
+    let _serial = serial();
     let rt = runtime();
     let mut h = window(&rt);
     let c = TestContainer::sleeper("ui-k6");
@@ -161,6 +170,7 @@ fn k6_a_restarted_container_gets_its_remembered_shaping_again() {
 
 #[test]
 fn timed_shaping_counts_down_and_clears_itself() {
+    let _serial = serial();
     let rt = runtime();
     let mut h = window(&rt);
     let c = TestContainer::sleeper("ui-timed");
@@ -196,4 +206,45 @@ fn timed_shaping_counts_down_and_clears_itself() {
     );
     assert!(shows(&h, ": no shaping"));
     assert!(!run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"));
+}
+
+/// Shaping applied while no window runs (here by the command line) is found when a window opens
+/// and listed under its host; "Clear all shaping" removes it.
+#[test]
+fn shaping_left_by_an_earlier_run_is_listed_and_clear_all_removes_it() {
+    let _serial = serial();
+    let c = TestContainer::sleeper("ui-found");
+    quayside_ok(&["net", "--id", &c.id(), "--down-rate", "1500kbit"]);
+    let (_, _, veth) = c.host_veths()[0].clone();
+    assert!(class_rates(&veth).contains("rate 1500Kbit"));
+
+    let rt = runtime();
+    let mut h = window(&rt);
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| shows(
+            h,
+            &format!("{} ({veth}): ↓1.5 Mbit/s", c.name)
+        )),
+        "the window lists the tree it found"
+    );
+    assert!(shows(&h, "Shaping found on this host"));
+
+    h.get_by_role_and_label(Role::Button, "Clear all shaping…")
+        .click();
+    assert!(step_until(&mut h, Duration::from_secs(5), |h| has_label(
+        h,
+        "Clear all"
+    )));
+    h.get_by_role_and_label(Role::Button, "Clear all").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(30), |h| !shows(
+            h,
+            "Shaping found on this host"
+        )),
+        "the list empties once cleared"
+    );
+    assert!(
+        !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"),
+        "no tree of ours is left on the veth"
+    );
 }
