@@ -13,7 +13,7 @@ use common::{TestContainer, docker, quayside_ok, run_ok};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable as _;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
 
 use quayside::App;
 
@@ -246,5 +246,92 @@ fn shaping_left_by_an_earlier_run_is_listed_and_clear_all_removes_it() {
     assert!(
         !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"),
         "no tree of ours is left on the veth"
+    );
+}
+
+/// This kernel has no netem: the host says so with the fix, the impairment knobs are disabled
+/// with the reason, and a preset applies its rates (with a slider moved after choosing it).
+#[test]
+fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabled() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-preset");
+    open_network_tab(&mut h, &c);
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| shows(
+            h,
+            "netem unavailable"
+        )),
+        "the host shows netem missing"
+    );
+    assert!(shows(&h, "modprobe sch_netem"), "with the fix");
+    assert!(shows(&h, "Impairments are off on this host"));
+    for knob in ["Download delay", "Upload loss", "Download reorder"] {
+        assert!(
+            h.get_by_role_and_label(Role::Slider, knob).accesskit_node().is_disabled(),
+            "{knob} is disabled"
+        );
+    }
+    assert!(
+        !h.get_by_role_and_label(Role::Slider, "Download rate")
+            .accesskit_node().is_disabled()
+    );
+
+    h.get_by_label("Preset").click();
+    h.run_steps(2);
+    h.get_all_by_label_contains("DSL  —")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(2);
+    assert_eq!(
+        h.get_by_role_and_label(Role::Slider, "Download rate")
+            .accesskit_node()
+            .numeric_value(),
+        Some(8000.0),
+        "the preset filled the download rate"
+    );
+
+    // Move the upload rate slider from the preset's 1 Mbit/s towards its left end.
+    let rail = h.get_by_role_and_label(Role::Slider, "Upload rate").rect();
+    let from = egui::pos2(
+        rail.left()
+            + rail.width() * (1000f64.log10() - 8f64.log10()) as f32
+                / (10_000_000f64.log10() - 8f64.log10()) as f32,
+        rail.center().y,
+    );
+    let to = egui::pos2(rail.left() + rail.width() * 0.3, rail.center().y);
+    h.drag_at(from);
+    h.run_steps(2);
+    h.hover_at(to);
+    h.run_steps(2);
+    h.drop_at(to);
+    h.run_steps(2);
+    let up_kbit = h
+        .get_by_role_and_label(Role::Slider, "Upload rate")
+        .accesskit_node()
+        .numeric_value()
+        .unwrap();
+    assert!(
+        (8.0..1000.0).contains(&up_kbit),
+        "the drag lowered the upload rate: {up_kbit}"
+    );
+
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| shows(
+            h,
+            ": ↓8 Mbit/s ↑"
+        )),
+        "the read-back shows the preset's rate and the dragged one"
+    );
+    let (_, ifindex, veth) = c.host_veths()[0].clone();
+    assert!(class_rates(&veth).contains("rate 8Mbit"));
+    let ifb_class = class_rates(&format!("qs-ifb{ifindex}"));
+    assert!(ifb_class.contains("rate "), "{ifb_class}");
+    assert!(
+        !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("netem"),
+        "no netem was asked for"
     );
 }

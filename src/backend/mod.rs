@@ -23,6 +23,7 @@ use crate::hosts::profile::HostEntry;
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState,
 };
+use crate::shaping::host_check::Capability;
 use crate::shaping::memory::{Remembered, ShapingMemory};
 use crate::shaping::ops::ShapingReport;
 use crate::shaping::profile::ShapingProfile;
@@ -186,6 +187,11 @@ pub(crate) enum Event {
     ShapingPreviewed {
         key: ContainerKey,
         outcome: Result<Vec<String>, String>,
+    },
+    /// What the host can do for shaping (tc, privileges, ifb, netem), tried when it connected.
+    HostChecked {
+        host: HostId,
+        capabilities: Vec<Capability>,
     },
     /// The containers of a host that hold shaping of ours, found when the host connected.
     ShapingFound {

@@ -16,6 +16,7 @@ use super::{Command, Event, EventSink, FoundShaping};
 use crate::docker;
 use crate::hosts::connect::HostConnection;
 use crate::model::{ContainerKey, ContainerSummary, HostId};
+use crate::shaping::host_check;
 use crate::shaping::memory::{MemoryError, Remembered, ShapingMemory};
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
 use crate::shaping::profile::{ShapingProfile, Tolerance};
@@ -37,6 +38,8 @@ pub(super) struct ShapingService {
     watches: HashMap<ContainerKey, JoinHandle<()>>,
     /// The look for shaping of ours after connecting.
     scan: Option<JoinHandle<()>>,
+    /// The preflight after connecting.
+    check: Option<JoinHandle<()>>,
 }
 
 impl ShapingService {
@@ -48,6 +51,7 @@ impl ShapingService {
             timers: HashMap::new(),
             watches: HashMap::new(),
             scan: None,
+            check: None,
         }
     }
 
@@ -183,6 +187,7 @@ impl ShapingService {
             Ok(Err(err)) => return memory_failed(&self.sink, &self.host, &err).await,
             Err(_) => return,
         };
+        self.spawn_check(conn);
         let host = self.host.0.clone();
         let remembered_here: Vec<Remembered> = all.into_iter().filter(|r| r.host == host).collect();
         self.spawn_scan(conn, rows, remembered_here.clone());
@@ -213,6 +218,23 @@ impl ShapingService {
                 self.cancel_timer(&key);
                 self.timers.insert(key, timer);
             }
+        }
+    }
+
+    /// Tries what the host can do for shaping, in the background.
+    fn spawn_check(&mut self, conn: &HostConnection) {
+        let (runner, sink, host) = (conn.runner.clone(), self.sink.clone(), self.host.clone());
+        let task = tokio::spawn(async move {
+            let capabilities = host_check::check(&runner).await;
+            for cap in &capabilities {
+                if let Some(why) = &cap.missing {
+                    tracing::warn!(host = %host, capability = cap.name, reason = %why, "missing on the host");
+                }
+            }
+            sink.send(Event::HostChecked { host, capabilities }).await;
+        });
+        if let Some(old) = self.check.replace(task) {
+            old.abort();
         }
     }
 
@@ -265,8 +287,8 @@ impl ShapingService {
         for (_, task) in self.timers.drain().chain(self.watches.drain()) {
             task.abort();
         }
-        if let Some(scan) = self.scan.take() {
-            scan.abort();
+        for task in [self.scan.take(), self.check.take()].into_iter().flatten() {
+            task.abort();
         }
     }
 

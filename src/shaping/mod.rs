@@ -7,6 +7,7 @@
 //! feeds the pure modules what `tc` and `ip` printed and runs the plans they return.
 
 pub(crate) mod edit;
+pub(crate) mod host_check;
 pub(crate) mod memory;
 pub(crate) mod ops;
 pub(crate) mod plan;

@@ -350,6 +350,9 @@ impl App {
                 }
             }
             Event::ShapingPreviewed { key, outcome } => self.network.previewed(&key, outcome),
+            Event::HostChecked { host, capabilities } => {
+                self.host_shaping.capabilities.insert(host, capabilities);
+            }
             Event::ShapingFound { host, found } => {
                 if !found.is_empty() {
                     let names: Vec<String> = found.iter().map(|f| f.name.clone()).collect();

@@ -11,16 +11,8 @@ use eframe::egui;
 use super::app::App;
 use crate::backend::{Command, FoundShaping};
 use crate::model::{ContainerKey, HostId};
+use crate::shaping::host_check::Capability;
 use crate::shaping::ops::ShapingReport;
-
-/// One capability of a host, as the preflight found it.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Capability {
-    /// `tc`, `netem`, `ifb`, `privileges`.
-    pub(crate) name: String,
-    /// `None` when available; else why not, with the fix.
-    pub(crate) missing: Option<String>,
-}
 
 /// A shaping tree of ours found on a host.
 #[derive(Clone, Debug, PartialEq)]
@@ -95,8 +87,8 @@ pub(crate) fn host_shaping_ui(app: &mut App, host: &HostId, online: bool, ui: &m
         ui.horizontal_wrapped(|ui| {
             for cap in capabilities {
                 let (mark, colour) = match &cap.missing {
-                    None => ("✔", ui.visuals().weak_text_color()),
-                    Some(_) => ("✖", ui.visuals().warn_fg_color),
+                    None => ("●", egui::Color32::from_rgb(80, 180, 100)),
+                    Some(_) => ("●", ui.visuals().warn_fg_color),
                 };
                 let label = ui.label(
                     egui::RichText::new(format!("{mark} {}", cap.name))
