@@ -269,13 +269,16 @@ fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabl
     assert!(shows(&h, "Impairments are off on this host"));
     for knob in ["Download delay", "Upload loss", "Download reorder"] {
         assert!(
-            h.get_by_role_and_label(Role::Slider, knob).accesskit_node().is_disabled(),
+            h.get_by_role_and_label(Role::Slider, knob)
+                .accesskit_node()
+                .is_disabled(),
             "{knob} is disabled"
         );
     }
     assert!(
         !h.get_by_role_and_label(Role::Slider, "Download rate")
-            .accesskit_node().is_disabled()
+            .accesskit_node()
+            .is_disabled()
     );
 
     h.get_by_label("Preset").click();

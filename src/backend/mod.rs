@@ -275,7 +275,7 @@ impl Backend {
     pub(crate) fn start(
         runtime: &Handle,
         entries: &[HostEntry],
-        memory: Option<ShapingMemory>,
+        memory: Option<&ShapingMemory>,
         wake: Waker,
     ) -> (Self, mpsc::Receiver<Event>) {
         let hosts: Vec<HostId> = entries.iter().map(HostEntry::id).collect();
@@ -288,7 +288,7 @@ impl Backend {
             let (tx, rx) = mpsc::channel(HOST_COMMAND_CAPACITY);
             senders.insert(entry.id(), tx);
             let actor =
-                actor::HostActor::new(entry, sink.clone(), rx, shutdown_rx.clone(), memory.clone());
+                actor::HostActor::new(entry, sink.clone(), rx, shutdown_rx.clone(), memory.cloned());
             actors.push(runtime.spawn(actor.run()));
         }
         let backend = Self {

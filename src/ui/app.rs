@@ -116,7 +116,8 @@ impl App {
         memory: Option<ShapingMemory>,
     ) -> Self {
         super::fonts::install(ctx);
-        let (backend, events) = Backend::start(runtime, &profile.hosts, memory.clone(), waker(ctx));
+        let (backend, events) =
+            Backend::start(runtime, &profile.hosts, memory.as_ref(), waker(ctx));
         let mut app = Self::new(backend, events, ctx.clone(), profile, path);
         app.memory = memory;
         app
@@ -130,7 +131,7 @@ impl App {
         let (backend, events) = Backend::start(
             &runtime,
             &profile.hosts,
-            memory.clone(),
+            memory.as_ref(),
             waker(&self.repaint),
         );
         let editor = std::mem::take(&mut self.hosts_editor);

@@ -72,7 +72,7 @@ pub(crate) fn hosts_ui(app: &mut App, ui: &mut egui::Ui) {
                 let online = host.state.is_online();
                 let mut names: Vec<(String, ContainerKey, RunState)> = app
                     .store
-                    .containers_of(&host.id)
+                    .containers_of(host.id)
                     .map(|row| (row.name.clone(), row.key(), row.state))
                     .collect();
                 names.sort();

@@ -51,7 +51,7 @@ pub(crate) struct NetworkForm {
 
 impl Default for NetworkForm {
     fn default() -> Self {
-        Self {
+        let mut form = Self {
             profile: ShapingProfile::default(),
             down_texts: KnobTexts::default(),
             up_texts: KnobTexts::default(),
@@ -66,17 +66,13 @@ impl Default for NetworkForm {
             preview: None,
             remembered: None,
             traffic: TrafficHistory::default(),
-        }
+        };
+        form.sync_texts();
+        form
     }
 }
 
 impl NetworkForm {
-    fn new() -> Self {
-        let mut form = Self::default();
-        form.sync_texts();
-        form
-    }
-
     /// Shows the profile's values in every typed field.
     pub(crate) fn sync_texts(&mut self) {
         self.down_texts.show(&self.profile.download);
@@ -170,9 +166,7 @@ pub(crate) struct NetworkForms {
 
 impl NetworkForms {
     pub(crate) fn form_mut(&mut self, key: &ContainerKey) -> &mut NetworkForm {
-        self.forms
-            .entry(key.clone())
-            .or_insert_with(NetworkForm::new)
+        self.forms.entry(key.clone()).or_default()
     }
 
     pub(crate) fn form(&self, key: &ContainerKey) -> Option<&NetworkForm> {
@@ -317,8 +311,10 @@ mod tests {
 
     #[test]
     fn same_both_ways_copies_the_edited_direction() {
-        let mut form = NetworkForm::new();
-        form.same_both_ways = true;
+        let mut form = NetworkForm {
+            same_both_ways: true,
+            ..Default::default()
+        };
         form.profile.upload.rate_kbit = 512;
         form.mirror_from(crate::shaping::profile::Direction::Upload);
         assert_eq!(form.profile.download.rate_kbit, 512);
