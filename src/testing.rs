@@ -1,15 +1,49 @@
 //! Ways to build the real [`App`] for tests and benchmarks, without reaching into its parts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use eframe::egui;
 use tokio::runtime::Handle;
 
 use crate::hosts::profile::{HostEntry, Profile};
 use crate::model::{ContainerId, ContainerSummary, HostId, RunState};
+use crate::shaping::memory::ShapingMemory;
 use crate::ui::app::App;
 
-/// The window over the local Docker engine, as `quayside` opens it on `ctx`.
+/// The window over the local Docker engine, as `quayside` opens it on `ctx`, remembering
+/// shaping in a folder of its own (so that windows of parallel tests do not re-apply each
+/// other's shaping).
 pub fn local_app(runtime: &Handle, ctx: &egui::Context) -> App {
-    App::open(runtime, ctx, Profile::local_only(), None)
+    App::open_with_memory(
+        runtime,
+        ctx,
+        Profile::local_only(),
+        None,
+        Some(own_memory()),
+    )
+}
+
+/// The real window, with a memory of its own.
+fn open_window(
+    runtime: &Handle,
+    ctx: &egui::Context,
+    profile: Profile,
+    path: Option<std::path::PathBuf>,
+) -> App {
+    App::open_with_memory(runtime, ctx, profile, path, Some(own_memory()))
+}
+
+/// A memory file no other window of this process uses.
+fn own_memory() -> ShapingMemory {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let base = std::env::var_os("QUAYSIDE_STATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    ShapingMemory::at(
+        base.join(format!("window-{}-{n}", std::process::id()))
+            .join("shaping.json"),
+    )
 }
 
 /// The window over one local host whose engine answers at `address` (`unix:///path` or
@@ -19,13 +53,21 @@ pub fn app_for_engine(runtime: &Handle, ctx: &egui::Context, address: &str) -> A
         docker_url: Some(address.to_owned()),
         ..HostEntry::local()
     };
-    App::open(runtime, ctx, Profile { hosts: vec![entry] }, None)
+    open_window(
+        runtime,
+        ctx,
+        Profile {
+            hosts: vec![entry],
+            presets: Vec::new(),
+        },
+        None,
+    )
 }
 
 /// A window with no hosts holding `count` made-up containers spread over `hosts` host names:
 /// for measuring the table without an engine.
 pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts: usize) -> App {
-    let mut app = App::open(runtime, ctx, Profile { hosts: Vec::new() }, None);
+    let mut app = open_window(runtime, ctx, Profile::default(), None);
     let hosts = hosts.max(1);
     for h in 0..hosts {
         let host = HostId(format!("host-{h}"));
@@ -64,7 +106,7 @@ pub fn app_for_profile(
     path: &std::path::Path,
 ) -> Result<App, String> {
     let profile = Profile::load(path).map_err(|e| e.to_string())?;
-    Ok(App::open(runtime, ctx, profile, Some(path.to_owned())))
+    Ok(open_window(runtime, ctx, profile, Some(path.to_owned())))
 }
 
 /// A container found once by name, to shape repeatedly.

@@ -15,7 +15,9 @@ use crate::hosts::connect::HostConnection;
 use crate::hosts::profile::Profile;
 use crate::model::ContainerKey;
 use crate::shaping::edit::ShapingEdit;
+use crate::shaping::memory::ShapingMemory;
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
+use crate::shaping::presets;
 use crate::shaping::profile::ShapingProfile;
 use crate::shaping::seed::{self, ProfileEdit};
 
@@ -35,6 +37,10 @@ pub(crate) struct NetArgs {
     value: Option<String>,
     #[command(flatten)]
     full: Box<FullForm>,
+    /// Start from a preset (3G, LTE, DSL, satellite, lossy-wifi, … or one of the profile's
+    /// own) instead of the current shaping; --down-*/--up-* flags then change its values.
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
     /// Replace a root qdisc on the veth that Quayside did not create.
     #[arg(long)]
     replace_foreign: bool,
@@ -58,7 +64,7 @@ enum NetAction {
 
 pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()> {
     if let Some(NetAction::Show { id, json }) = &args.action {
-        let (conn, key) = locate(profile, id).await?;
+        let (conn, key, _) = locate(profile, id).await?;
         let report = ops::read(&conn.docker, &conn.runner, &key).await?;
         return print(&report, *json);
     }
@@ -69,19 +75,62 @@ pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()>
         );
     };
     // The values are read and checked before anything is asked of the host.
-    let change = change_of(args)?;
-    let (conn, key) = locate(profile, id).await?;
+    let base = preset_of(profile, args.preset.as_deref())?;
+    let change = match (&base, change_of(args)) {
+        // A preset alone is a complete change.
+        (Some(_), Err(_)) if args.policy.is_none() && args.value.is_none() => Change::None,
+        (_, change) => change?,
+    };
+    let (conn, key, name) = locate(profile, id).await?;
 
     let report = match change {
         Change::Clear => ops::clear(&conn.docker, &conn.runner, &key).await?,
         edit => {
-            let current = ops::read(&conn.docker, &conn.runner, &key).await?;
-            let mut wanted = current.profile().unwrap_or_default();
+            let mut wanted = match base {
+                Some(preset) => preset,
+                None => {
+                    let current = ops::read(&conn.docker, &conn.runner, &key).await?;
+                    current.profile().unwrap_or_default()
+                }
+            };
             edit.apply(&mut wanted);
+            wanted.validate()?;
             ops::apply(&conn.docker, &conn.runner, &key, &wanted, &options(args)).await?
         }
     };
+    remember(&key, &name, &report);
     print(&report, args.json)
+}
+
+/// The preset named `name`, among the built-in ones and the profile's own.
+fn preset_of(profile: &Profile, name: Option<&str>) -> anyhow::Result<Option<ShapingProfile>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let mut all = presets::built_in();
+    all.extend(profile.presets.iter().cloned());
+    match presets::find(&all, name) {
+        Some(preset) => Ok(Some(preset.profile.clone())),
+        None => {
+            let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+            anyhow::bail!(
+                "no preset named {name:?}; the presets are: {}",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// Records what the container holds now, so that the window re-applies it after a restart; a
+/// failure to record is reported but does not undo the change.
+fn remember(key: &ContainerKey, name: &str, report: &ShapingReport) {
+    let Some(memory) = ShapingMemory::default_location() else {
+        return;
+    };
+    let held = report.profile().unwrap_or_default();
+    if let Err(err) = memory.remember(&key.host.0, name, &held, None) {
+        eprintln!("quayside: warning: {err}");
+    }
 }
 
 /// What a call asks to change, read from its flags.
@@ -93,6 +142,8 @@ enum Change {
     Seed(ProfileEdit),
     /// The full form's fields.
     Fields(Box<ShapingEdit>),
+    /// Nothing beyond the preset.
+    None,
 }
 
 impl Change {
@@ -102,6 +153,7 @@ impl Change {
             Change::Clear => *profile = ShapingProfile::default(),
             Change::Seed(edit) => edit.apply(profile),
             Change::Fields(edit) => edit.apply(profile),
+            Change::None => {}
         }
     }
 }
@@ -142,9 +194,13 @@ fn options(args: &NetArgs) -> ApplyOptions {
     }
 }
 
-async fn locate(profile: &Profile, id: &str) -> anyhow::Result<(HostConnection, ContainerKey)> {
+async fn locate(
+    profile: &Profile,
+    id: &str,
+) -> anyhow::Result<(HostConnection, ContainerKey, String)> {
     let (conn, found) = target::resolve(profile, id).await?;
-    Ok((conn, found.key()))
+    let key = found.key();
+    Ok((conn, key, found.name))
 }
 
 fn print(report: &ShapingReport, json: bool) -> anyhow::Result<()> {

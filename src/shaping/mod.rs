@@ -8,15 +8,19 @@
 
 pub(crate) mod edit;
 mod gather;
+pub(crate) mod host_check;
 mod memo;
+pub(crate) mod memory;
 pub(crate) mod ops;
 pub(crate) mod plan;
+pub(crate) mod presets;
 pub(crate) mod profile;
 pub(crate) mod readback;
 pub(crate) mod report;
 mod script;
 pub(crate) mod seed;
 mod steps;
+pub(crate) mod traffic;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod veth;

@@ -281,6 +281,30 @@ pub(crate) async fn apply(
     })
 }
 
+/// The exact commands an apply of `wanted` would run now, without running them.
+pub(crate) async fn preview(
+    docker: &Docker,
+    runner: &Runner,
+    key: &ContainerKey,
+    wanted: &ShapingProfile,
+    options: &ApplyOptions,
+) -> Result<Vec<String>, ShapingError> {
+    wanted.validate()?;
+    let located = locate(docker, runner, key).await?;
+    let mut commands = Vec::new();
+    for (target, observed) in located.targets.iter().zip(&located.observed) {
+        let plan = plan::plan_apply(
+            &target.veth,
+            target.veth_ifindex,
+            wanted,
+            observed,
+            options.replace_foreign,
+        )?;
+        commands.extend(plan::render_commands(&plan));
+    }
+    Ok(commands)
+}
+
 /// Removes all of Quayside's shaping from the container; a clean container is already clear.
 pub(crate) async fn clear(
     docker: &Docker,

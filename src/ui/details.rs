@@ -19,7 +19,11 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.separator();
 
     let Some(key) = app.single_selection().cloned() else {
-        ui.label(format!("{} containers selected", app.selection.len()));
+        let keys: Vec<_> = app.selection.iter().cloned().collect();
+        ui.strong("Network shaping");
+        egui::ScrollArea::vertical()
+            .auto_shrink([false, false])
+            .show(ui, |ui| network_tab::network_group_ui(app, &keys, ui));
         return;
     };
     ui.horizontal(|ui| {

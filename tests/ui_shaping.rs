@@ -1,0 +1,340 @@
+//! The Network tab of the real window against the real engine and this kernel's tc: typed
+//! values in both directions, presets, remembered shaping after a restart, timed shaping,
+//! and the read-back proving what the kernel holds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::ui::{runtime, step_until};
+use common::{TestContainer, docker, quayside_ok, run_ok};
+use eframe::egui;
+use eframe::egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT as _, Queryable as _};
+
+use quayside::App;
+
+/// Every test here shapes containers of the one local engine, and one of them clears all of
+/// them: they run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
+    let handle = rt.handle().clone();
+    Harness::builder()
+        .with_size(egui::vec2(1500.0, 1000.0))
+        .build_eframe(move |cc| quayside::testing::local_app(&handle, &cc.egui_ctx))
+}
+
+fn has_label(h: &Harness<'static, App>, label: &str) -> bool {
+    h.query_all_by_label(label).next().is_some()
+}
+
+fn shows(h: &Harness<'static, App>, text: &str) -> bool {
+    h.query_all_by_label_contains(text).next().is_some()
+}
+
+/// Replaces the text of the field labelled `label` with `text`, then leaves the field.
+fn type_into(h: &mut Harness<'static, App>, label: &str, text: &str) {
+    h.get_by_role_and_label(Role::TextInput, label).focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, label)
+        .type_text(text);
+    h.step();
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+}
+
+/// Filters the table to `c`, selects it and opens its Network tab, waiting for the read-back.
+fn open_network_tab(h: &mut Harness<'static, App>, c: &TestContainer) {
+    h.get_by_role_and_label(Role::TextInput, "Filter").focus();
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, "Filter")
+        .type_text(&c.name);
+    h.step();
+    assert!(step_until(h, Duration::from_secs(10), |h| has_label(
+        h, &c.name
+    )));
+    h.get_all_by_label(&c.name).next().unwrap().click();
+    assert!(
+        step_until(h, Duration::from_secs(10), |h| has_label(h, "Network")),
+        "tabs shown"
+    );
+    h.get_by_label("Network").click();
+    assert!(
+        step_until(h, Duration::from_secs(15), |h| shows(h, ": no shaping")),
+        "the tab reads the container's shaping first"
+    );
+}
+
+fn class_rates(veth_or_ifb: &str) -> String {
+    run_ok("tc", &["class", "show", "dev", veth_or_ifb])
+}
+
+#[test]
+fn typed_rates_in_both_directions_reach_the_kernel_and_the_read_back() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-both");
+    open_network_tab(&mut h, &c);
+
+    type_into(&mut h, "Download rate value", "3 Mbit/s");
+    type_into(&mut h, "Upload rate value", "700 kbit/s");
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| shows(
+            h,
+            ": ↓3 Mbit/s ↑700 kbit/s"
+        )),
+        "the read-back shows both directions"
+    );
+    let (_, ifindex, veth) = c.host_veths()[0].clone();
+    assert!(class_rates(&veth).contains("rate 3Mbit"));
+    assert!(class_rates(&format!("qs-ifb{ifindex}")).contains("rate 700Kbit"));
+
+    h.get_by_role_and_label(Role::Button, "Clear").click();
+    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
+        h,
+        ": no shaping"
+    )));
+}
+
+/// K6: shape a container, `docker restart` it; its new veth has no qdisc until Quayside,
+/// following the engine's start event, applies the remembered shaping again and says so.
+#[test]
+fn k6_a_restarted_container_gets_its_remembered_shaping_again() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-k6");
+    open_network_tab(&mut h, &c);
+
+    type_into(&mut h, "Download rate value", "1 Mbit/s");
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
+        h,
+        ": ↓1 Mbit/s"
+    )));
+    assert!(
+        step_until(&mut h, Duration::from_secs(5), |h| shows(
+            h,
+            "applied again when the container restarts"
+        )),
+        "the tab says the shaping is remembered"
+    );
+    let old_veth = c.host_veths()[0].2.clone();
+
+    docker(&["restart", "-t", "0", &c.name]);
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| shows(
+            h,
+            "remembered shaping was re-applied"
+        )),
+        "the window says the shaping was re-applied"
+    );
+    let new_veth = c.host_veths()[0].2.clone();
+    assert_ne!(old_veth, new_veth, "a restart gives a new veth");
+    assert!(
+        class_rates(&new_veth).contains("rate 1Mbit"),
+        "the new veth holds the rate: {}",
+        class_rates(&new_veth)
+    );
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| shows(
+        h,
+        ": ↓1 Mbit/s"
+    )));
+
+    // Cleared shaping is forgotten: the next restart leaves the veth alone.
+    h.get_by_role_and_label(Role::Button, "Clear").click();
+    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
+        h,
+        ": no shaping"
+    )));
+    docker(&["restart", "-t", "0", &c.name]);
+    std::thread::sleep(Duration::from_secs(3));
+    h.run_steps(3);
+    let veth = c.host_veths()[0].2.clone();
+    assert!(
+        !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"),
+        "a cleared container is not shaped again on restart"
+    );
+}
+
+#[test]
+fn timed_shaping_counts_down_and_clears_itself() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-timed");
+    open_network_tab(&mut h, &c);
+
+    type_into(&mut h, "Download rate value", "2 Mbit/s");
+    h.get_by_role_and_label(Role::CheckBox, "Clear after")
+        .click();
+    h.step();
+    type_into(&mut h, "Clear after duration", "4 s");
+    h.get_by_role_and_label(Role::Button, "Apply for 4 s")
+        .click();
+    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
+        h,
+        ": ↓2 Mbit/s"
+    )));
+    assert!(
+        step_until(&mut h, Duration::from_secs(3), |h| shows(
+            h,
+            "Clears itself in"
+        )),
+        "a countdown shows"
+    );
+    let veth = c.host_veths()[0].2.clone();
+    assert!(class_rates(&veth).contains("rate 2Mbit"));
+
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| shows(
+            h,
+            "the timed shaping ended"
+        )),
+        "the window says the time is up"
+    );
+    assert!(shows(&h, ": no shaping"));
+    assert!(!run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"));
+}
+
+/// Shaping applied while no window runs (here by the command line) is found when a window opens
+/// and listed under its host; "Clear all shaping" removes it.
+#[test]
+fn shaping_left_by_an_earlier_run_is_listed_and_clear_all_removes_it() {
+    let _serial = serial();
+    let c = TestContainer::sleeper("ui-found");
+    quayside_ok(&["net", "--id", &c.id(), "--down-rate", "1500kbit"]);
+    let (_, _, veth) = c.host_veths()[0].clone();
+    assert!(class_rates(&veth).contains("rate 1500Kbit"));
+
+    let rt = runtime();
+    let mut h = window(&rt);
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| shows(
+            h,
+            &format!("{} ({veth}): ↓1.5 Mbit/s", c.name)
+        )),
+        "the window lists the tree it found"
+    );
+    assert!(shows(&h, "Shaping found on this host"));
+
+    h.get_by_role_and_label(Role::Button, "Clear all shaping…")
+        .click();
+    assert!(step_until(&mut h, Duration::from_secs(5), |h| has_label(
+        h,
+        "Clear all"
+    )));
+    h.get_by_role_and_label(Role::Button, "Clear all").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(30), |h| !shows(
+            h,
+            "Shaping found on this host"
+        )),
+        "the list empties once cleared"
+    );
+    assert!(
+        !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("7173:"),
+        "no tree of ours is left on the veth"
+    );
+}
+
+/// This kernel has no netem: the host says so with the fix, the impairment knobs are disabled
+/// with the reason, and a preset applies its rates (with a slider moved after choosing it).
+#[test]
+fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabled() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let c = TestContainer::sleeper("ui-preset");
+    open_network_tab(&mut h, &c);
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| shows(
+            h,
+            "netem unavailable"
+        )),
+        "the host shows netem missing"
+    );
+    assert!(shows(&h, "modprobe sch_netem"), "with the fix");
+    assert!(shows(&h, "Impairments are off on this host"));
+    for knob in ["Download delay", "Upload loss", "Download reorder"] {
+        assert!(
+            h.get_by_role_and_label(Role::Slider, knob)
+                .accesskit_node()
+                .is_disabled(),
+            "{knob} is disabled"
+        );
+    }
+    assert!(
+        !h.get_by_role_and_label(Role::Slider, "Download rate")
+            .accesskit_node()
+            .is_disabled()
+    );
+
+    h.get_by_label("Preset").click();
+    h.run_steps(2);
+    h.get_all_by_label_contains("DSL  —")
+        .next()
+        .unwrap()
+        .click();
+    h.run_steps(2);
+    assert_eq!(
+        h.get_by_role_and_label(Role::Slider, "Download rate")
+            .accesskit_node()
+            .numeric_value(),
+        Some(8000.0),
+        "the preset filled the download rate"
+    );
+
+    // Move the upload rate slider from the preset's 1 Mbit/s towards its left end.
+    let rail = h.get_by_role_and_label(Role::Slider, "Upload rate").rect();
+    let from = egui::pos2(
+        rail.left()
+            + rail.width() * (1000f64.log10() - 8f64.log10()) as f32
+                / (10_000_000f64.log10() - 8f64.log10()) as f32,
+        rail.center().y,
+    );
+    let to = egui::pos2(rail.left() + rail.width() * 0.3, rail.center().y);
+    h.drag_at(from);
+    h.run_steps(2);
+    h.hover_at(to);
+    h.run_steps(2);
+    h.drop_at(to);
+    h.run_steps(2);
+    let up_kbit = h
+        .get_by_role_and_label(Role::Slider, "Upload rate")
+        .accesskit_node()
+        .numeric_value()
+        .unwrap();
+    assert!(
+        (8.0..1000.0).contains(&up_kbit),
+        "the drag lowered the upload rate: {up_kbit}"
+    );
+
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| shows(
+            h,
+            ": ↓8 Mbit/s ↑"
+        )),
+        "the read-back shows the preset's rate and the dragged one"
+    );
+    let (_, ifindex, veth) = c.host_veths()[0].clone();
+    assert!(class_rates(&veth).contains("rate 8Mbit"));
+    let ifb_class = class_rates(&format!("qs-ifb{ifindex}"));
+    assert!(ifb_class.contains("rate "), "{ifb_class}");
+    assert!(
+        !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("netem"),
+        "no netem was asked for"
+    );
+}
