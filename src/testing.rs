@@ -210,6 +210,12 @@ impl ConnectedHost {
         Ok(report.headline())
     }
 
+    /// What the host can do for shaping (`quayside net preflight --json`), as JSON text.
+    pub async fn preflight_json(&self) -> Result<String, String> {
+        let answer = crate::shaping::preflight::preflight(&self.conn.runner).await;
+        serde_json::to_string(&answer).map_err(|e| e.to_string())
+    }
+
     async fn key_of(&self, name: &str) -> Result<crate::model::ContainerKey, String> {
         let rows = crate::docker::list(&self.conn.docker, &self.host, true)
             .await

@@ -13,10 +13,11 @@ use super::net_flags::FullForm;
 use super::target;
 use crate::hosts::connect::HostConnection;
 use crate::hosts::profile::Profile;
-use crate::model::ContainerKey;
+use crate::model::{ContainerKey, HostId};
 use crate::shaping::edit::ShapingEdit;
 use crate::shaping::memory::ShapingMemory;
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
+use crate::shaping::preflight;
 use crate::shaping::presets;
 use crate::shaping::profile::ShapingProfile;
 use crate::shaping::seed::{self, ProfileEdit};
@@ -51,6 +52,15 @@ pub(crate) struct NetArgs {
 
 #[derive(Debug, Subcommand)]
 enum NetAction {
+    /// Try what a host can do for shaping: tc, privileges, IFB devices and netem.
+    Preflight {
+        /// The host, as the profile names it (`local` without a profile).
+        #[arg(long)]
+        host: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the shaping the kernel holds for a container.
     Show {
         /// The container, as HOST:NAME or HOST:ID-PREFIX.
@@ -63,6 +73,19 @@ enum NetAction {
 }
 
 pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()> {
+    if let Some(NetAction::Preflight { host, json }) = &args.action {
+        let host = HostId(host.clone());
+        let conn = target::connect_host(profile, &host).await?;
+        let answer = preflight::preflight(&conn.runner).await;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        } else {
+            for (name, capability) in answer.named() {
+                println!("{host}: {name} {}", capability.line());
+            }
+        }
+        return Ok(());
+    }
     if let Some(NetAction::Show { id, json }) = &args.action {
         let (conn, key, _) = locate(profile, id).await?;
         let report = ops::read(&conn.docker, &conn.runner, &key).await?;

@@ -13,6 +13,7 @@ mod memo;
 pub(crate) mod memory;
 pub(crate) mod ops;
 pub(crate) mod plan;
+pub(crate) mod preflight;
 pub(crate) mod presets;
 pub(crate) mod profile;
 pub(crate) mod readback;
