@@ -216,6 +216,15 @@ impl ConnectedHost {
         serde_json::to_string(&answer).map_err(|e| e.to_string())
     }
 
+    /// Every tree of Quayside's on the host (`quayside net trees --json`), as JSON text.
+    pub async fn owned_trees_json(&self) -> Result<String, String> {
+        let trees =
+            crate::shaping::trees::owned_trees(&self.conn.docker, &self.conn.runner, &self.host)
+                .await
+                .map_err(|e| e.to_string())?;
+        serde_json::to_string(&trees).map_err(|e| e.to_string())
+    }
+
     async fn key_of(&self, name: &str) -> Result<crate::model::ContainerKey, String> {
         let rows = crate::docker::list(&self.conn.docker, &self.host, true)
             .await

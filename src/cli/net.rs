@@ -17,10 +17,10 @@ use crate::model::{ContainerKey, HostId};
 use crate::shaping::edit::ShapingEdit;
 use crate::shaping::memory::ShapingMemory;
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
-use crate::shaping::preflight;
 use crate::shaping::presets;
 use crate::shaping::profile::ShapingProfile;
 use crate::shaping::seed::{self, ProfileEdit};
+use crate::shaping::{preflight, trees};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -52,6 +52,24 @@ pub(crate) struct NetArgs {
 
 #[derive(Debug, Subcommand)]
 enum NetAction {
+    /// List every tree of Quayside's on a host, with the container that owns it.
+    Trees {
+        /// The host, as the profile names it (`local` without a profile).
+        #[arg(long)]
+        host: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every tree of Quayside's from a host, orphaned IFBs included.
+    ClearAll {
+        /// The host, as the profile names it (`local` without a profile).
+        #[arg(long)]
+        host: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Try what a host can do for shaping: tc, privileges, IFB devices and netem.
     Preflight {
         /// The host, as the profile names it (`local` without a profile).
@@ -73,6 +91,42 @@ enum NetAction {
 }
 
 pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()> {
+    if let Some(NetAction::Trees { host, json }) = &args.action {
+        let host = HostId(host.clone());
+        let conn = target::connect_host(profile, &host).await?;
+        let trees = trees::owned_trees(&conn.docker, &conn.runner, &host).await?;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&trees)?);
+        } else if trees.is_empty() {
+            println!("{host}: no shaping of Quayside's");
+        } else {
+            for tree in &trees {
+                let held = tree
+                    .profile
+                    .as_ref()
+                    .map(|p| p.summary())
+                    .unwrap_or_else(|| "an IFB left behind".to_owned());
+                println!("{host}: {}: {held}", tree.label());
+            }
+        }
+        return Ok(());
+    }
+    if let Some(NetAction::ClearAll { host, json }) = &args.action {
+        let host = HostId(host.clone());
+        let conn = target::connect_host(profile, &host).await?;
+        let report = trees::clear_all(&conn.docker, &conn.runner, &host).await?;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            for line in report.lines() {
+                println!("{line}");
+            }
+        }
+        if !report.all_cleared() {
+            anyhow::bail!("some trees on {host} could not be cleared");
+        }
+        return Ok(());
+    }
     if let Some(NetAction::Preflight { host, json }) = &args.action {
         let host = HostId(host.clone());
         let conn = target::connect_host(profile, &host).await?;
@@ -434,5 +488,26 @@ mod tests {
             err.contains("--policy") && err.contains("--down-rate"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn host_wide_actions_take_a_host_and_json() -> Result<(), clap::Error> {
+        let args = net_args(&["preflight", "--host", "lab-1", "--json"])?;
+        assert!(matches!(
+            args.action,
+            Some(NetAction::Preflight { ref host, json: true }) if host == "lab-1"
+        ));
+        let args = net_args(&["clear-all", "--host", "local"])?;
+        assert!(matches!(
+            args.action,
+            Some(NetAction::ClearAll { ref host, json: false }) if host == "local"
+        ));
+        let args = net_args(&["trees", "--host", "local", "--json"])?;
+        assert!(matches!(
+            args.action,
+            Some(NetAction::Trees { json: true, .. })
+        ));
+        assert!(net_args(&["clear-all"]).is_err(), "--host is required");
+        Ok(())
     }
 }

@@ -67,6 +67,40 @@ pub(crate) fn add_discovery(b: &mut ScriptBuilder, tools: &ToolPaths, pid: i64) 
     b.command(HOST, &[&tools.ip, "-d", "-j", "link", "show"], false, None);
 }
 
+/// Section names of a host survey.
+pub(crate) const QDISCS: &str = "qdiscs";
+
+/// The section that lists the links inside the namespace of the `i`-th container entered.
+pub(crate) fn inside_section(i: usize) -> String {
+    format!("{INSIDE}-{i}")
+}
+
+/// Adds the sections of a host survey: every link of the host, every qdisc of every device,
+/// and the links inside each container whose init has one of `pids` (tolerant: a container
+/// may stop meanwhile).
+pub(crate) fn add_survey(b: &mut ScriptBuilder, tools: &ToolPaths, pids: &[i64]) {
+    b.command(HOST, &[&tools.ip, "-d", "-j", "link", "show"], false, None);
+    b.command(QDISCS, &[&tools.tc, "-j", "qdisc", "show"], false, None);
+    for (i, pid) in pids.iter().enumerate() {
+        let pid = pid.to_string();
+        let line = b.command_line(
+            &[
+                &tools.nsenter,
+                "-t",
+                &pid,
+                "-n",
+                &tools.ip,
+                "-d",
+                "-j",
+                "link",
+                "show",
+            ],
+            true,
+        );
+        b.shell(&inside_section(i), &format!("{line} </dev/null"), true);
+    }
+}
+
 /// Adds the sections that read every spec. Reading needs no privileges.
 pub(crate) fn add_reads(b: &mut ScriptBuilder, tools: &ToolPaths, specs: &[ReadSpec]) {
     add_link_checks(b, specs);

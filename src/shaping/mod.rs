@@ -22,6 +22,7 @@ mod script;
 pub(crate) mod seed;
 mod steps;
 pub(crate) mod traffic;
+pub(crate) mod trees;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod veth;

@@ -218,6 +218,35 @@ pub(crate) fn read_observed(snapshot: &TcSnapshot<'_>) -> Result<Observed, Readb
     Ok(observed)
 }
 
+/// The devices of `tc -j qdisc show` (all devices) whose root has our handle or that have an
+/// ingress qdisc (which may be our redirect: reading its filter tells).
+pub(crate) fn devices_with_our_handles(
+    all_qdiscs_json: &str,
+) -> Result<Vec<String>, ReadbackError> {
+    #[derive(Deserialize)]
+    struct Entry {
+        kind: String,
+        handle: String,
+        #[serde(default)]
+        dev: String,
+        #[serde(default)]
+        root: bool,
+    }
+    let entries: Vec<Entry> =
+        serde_json::from_str(all_qdiscs_json).map_err(|source| ReadbackError::QdiscJson {
+            dev: "every device".to_owned(),
+            source,
+        })?;
+    let mut devices: Vec<String> = Vec::new();
+    for entry in entries {
+        let ours = (entry.root && entry.handle == ROOT_HANDLE) || entry.kind == "ingress";
+        if ours && !devices.contains(&entry.dev) {
+            devices.push(entry.dev);
+        }
+    }
+    Ok(devices)
+}
+
 /// Reads one device's qdiscs and classes.
 fn read_device(
     dev: &str,

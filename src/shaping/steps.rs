@@ -63,6 +63,52 @@ pub(crate) async fn discover_links(
     Ok((inside.stdout.clone(), host.stdout.clone()))
 }
 
+/// What a host survey printed.
+pub(crate) struct Survey {
+    /// `ip -d -j link show` of the host.
+    pub(crate) host_links: String,
+    /// `tc -j qdisc show` of every device.
+    pub(crate) qdiscs: String,
+    /// The links inside each container entered, in the order of the pids; `None` when its
+    /// namespace could not be entered (the container stopped meanwhile).
+    pub(crate) inside: Vec<Option<String>>,
+}
+
+/// Lists the host's links and qdiscs and the links inside each of `pids`, in one process.
+pub(crate) async fn survey(runner: &Runner, pids: &[i64]) -> Result<Survey, ShapingError> {
+    let tools = runner.tools();
+    let mut b = ScriptBuilder::new(runner.sudo());
+    gather::add_survey(&mut b, tools, pids);
+    let sections = run(runner, b.finish()).await?;
+    let host_links = gather::section(&sections, gather::HOST)
+        .map_err(|s| section_error(s, &format!("{} -d -j link show", tools.ip)))?
+        .stdout
+        .clone();
+    let qdiscs = gather::section(&sections, gather::QDISCS)
+        .map_err(|s| section_error(s, &format!("{} -j qdisc show", tools.tc)))?
+        .stdout
+        .clone();
+    let mut inside = Vec::with_capacity(pids.len());
+    for (i, pid) in pids.iter().enumerate() {
+        let name = gather::inside_section(i);
+        match sections.iter().find(|s| s.name == name) {
+            Some(s) if s.success() => inside.push(Some(s.stdout.clone())),
+            Some(s) if stderr_is_sudo_password_refusal(&s.stderr) => {
+                return Err(section_error(
+                    s,
+                    &format!("{} -t {pid} -n {} -d -j link show", tools.nsenter, tools.ip),
+                ));
+            }
+            _ => inside.push(None),
+        }
+    }
+    Ok(Survey {
+        host_links,
+        qdiscs,
+        inside,
+    })
+}
+
 /// Reads what the kernel holds on each veth, in one process.
 pub(crate) async fn read(runner: &Runner, specs: &[ReadSpec]) -> Result<Reads, ShapingError> {
     let mut b = ScriptBuilder::new(runner.sudo());

@@ -81,6 +81,27 @@ fn parse(text: &str, place: &'static str) -> Result<Vec<Link>, VethError> {
     })
 }
 
+/// One interface of the host, as `ip -d -j link show` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostLink {
+    pub(crate) ifindex: u32,
+    pub(crate) name: String,
+    /// `veth`, `ifb`, `bridge`, …; `device` for a plain NIC.
+    pub(crate) kind: String,
+}
+
+/// Every interface of the host.
+pub(crate) fn host_links(host_json: &str) -> Result<Vec<HostLink>, VethError> {
+    Ok(parse(host_json, "from the host")?
+        .into_iter()
+        .map(|l| HostLink {
+            ifindex: l.ifindex,
+            kind: l.kind().to_owned(),
+            name: l.ifname,
+        })
+        .collect())
+}
+
 /// Pairs every container interface but loopback with its host veth, in the container's order.
 pub(crate) fn match_interfaces(
     container_json: &str,
@@ -259,6 +280,31 @@ mod tests {
         assert_eq!(
             match_interfaces(&format!("[{LOOPBACK}]"), "[]"),
             Ok(Vec::new())
+        );
+    }
+
+    #[test]
+    fn host_links_carry_index_name_and_kind() {
+        let host = format!(
+            "[{},{}]",
+            host_link(7, "veth1", "veth"),
+            r#"{"ifindex":2,"ifname":"eth0","link_type":"ether"}"#
+        );
+        let links = host_links(&host).unwrap_or_default();
+        assert_eq!(
+            links,
+            [
+                HostLink {
+                    ifindex: 7,
+                    name: "veth1".into(),
+                    kind: "veth".into()
+                },
+                HostLink {
+                    ifindex: 2,
+                    name: "eth0".into(),
+                    kind: "device".into()
+                }
+            ]
         );
     }
 

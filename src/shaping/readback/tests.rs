@@ -228,3 +228,18 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn devices_with_our_root_or_an_ingress_are_found_in_the_all_devices_list() {
+    // Real form: `tc -j qdisc show` with no device names each entry's device.
+    let all = r#"[{"kind":"noqueue","handle":"0:","dev":"lo","root":true,"refcnt":2,"options":{}},
+{"kind":"htb","handle":"7173:","dev":"vethA","root":true,"refcnt":2,"options":{}},
+{"kind":"ingress","handle":"ffff:","dev":"vethA","parent":"ffff:fff1","options":{}},
+{"kind":"netem","handle":"8001:","dev":"vethB","root":true,"options":{}},
+{"kind":"ingress","handle":"ffff:","dev":"vethC","parent":"ffff:fff1","options":{}},
+{"kind":"netem","handle":"7173:","dev":"qs-ifb9","root":true,"options":{}}]"#;
+    assert_eq!(
+        devices_with_our_handles(all).unwrap(),
+        ["vethA", "vethC", "qs-ifb9"]
+    );
+}
