@@ -11,6 +11,8 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
+use super::streams::Streams;
+use super::tools::{self, ToolCommand};
 use super::{Command, Event, EventSink, HostKeyTrust};
 use crate::docker::{self, DockerError};
 use crate::hosts::{
@@ -37,6 +39,8 @@ pub(super) struct HostActor {
     sink: EventSink,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<bool>,
+    /// The live views the window shows for this host's containers.
+    streams: Streams,
 }
 
 impl HostActor {
@@ -52,6 +56,7 @@ impl HostActor {
             entry: entry.clone(),
             policy: HostKeyPolicy::Strict,
             passphrases: Passphrases::default(),
+            streams: Streams::new(entry.id(), sink.clone()),
             sink,
             commands,
             shutdown,
@@ -72,7 +77,10 @@ impl HostActor {
                         warning,
                     })
                     .await;
-                    self.serve(&conn).await.map_err(|e| e.to_string())
+                    self.streams.resume(&conn);
+                    let served = self.serve(&conn).await.map_err(|e| e.to_string());
+                    self.streams.pause();
+                    served
                 }
                 Err(ConnectError::Ssh(SshError::HostKeyUnknown {
                     key_type,
@@ -139,6 +147,9 @@ impl HostActor {
                 command = self.commands.recv() => match command {
                     // An answer to a question no longer asked changes nothing.
                     Some(command) if command.is_answer() => {}
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => self.spawn_command(conn.clone(), command),
                     None => return Ok(()),
                 },
@@ -180,9 +191,14 @@ impl HostActor {
         let sink = self.sink.clone();
         let host = self.host.clone();
         tokio::spawn(async move {
-            let event = run_command(&conn, command).await;
+            let event = match command {
+                Command::Tool(tool) => tools::run(&conn, tool, &sink).await.map(Event::Tool),
+                other => Some(run_command(&conn, other).await),
+            };
             tracing::debug!(host = %host, "command finished");
-            sink.send(event).await;
+            if let Some(event) = event {
+                sink.send(event).await;
+            }
         });
     }
 
@@ -200,9 +216,14 @@ impl HostActor {
                 }
                 command = self.commands.recv() => match command {
                     Some(command) if command.is_answer() => {}
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => {
                         let error = format!("host {} is offline: {reason}", self.host);
-                        self.sink.send(refusal(command, error)).await;
+                        if let Some(event) = refusal(command, error) {
+                            self.sink.send(event).await;
+                        }
                     }
                     None => return Err(()),
                 },
@@ -310,13 +331,18 @@ impl HostActor {
                 }
                 command = self.commands.recv() => match command {
                     None => return Err(()),
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => match pick(&command) {
                         Some(answer) => return Ok(answer),
                         // An answer to a question no longer asked changes nothing.
                         None if command.is_answer() => {}
                         None => {
                             let error = format!("host {} is not connected: {reason}", self.host);
-                            self.sink.send(refusal(command, error)).await;
+                            if let Some(event) = refusal(command, error) {
+                                self.sink.send(event).await;
+                            }
                         }
                     },
                 },
@@ -391,6 +417,15 @@ async fn run_command(conn: &HostConnection, command: Command) -> Event {
             key.clone(),
             ops::read(&conn.docker, &conn.runner, &key).await,
         ),
+        // Tool commands are run by `tools::run`, which `spawn_command` calls instead.
+        Command::Tool(tool) => {
+            let host = tool.host().clone();
+            let error = "a tool command reached the lifecycle runner".to_owned();
+            match tool.refusal(error.clone()) {
+                Some(event) => Event::Tool(event),
+                None => Event::Failed { host, error },
+            }
+        }
     }
 }
 
@@ -407,9 +442,10 @@ fn shaping_event(
     }
 }
 
-/// The event that answers a command the host cannot run now.
-fn refusal(command: Command, error: String) -> Event {
-    match command {
+/// The event that answers a command the host cannot run now (`None`: nothing to answer).
+fn refusal(command: Command, error: String) -> Option<Event> {
+    Some(match command {
+        Command::Tool(tool) => return tool.refusal(error).map(Event::Tool),
         Command::ChangeLifecycle { key, action } => Event::LifecycleFinished {
             key,
             action,
@@ -425,5 +461,5 @@ fn refusal(command: Command, error: String) -> Event {
         Command::TrustHostKey { host, .. } | Command::ProvidePassphrase { host, .. } => {
             Event::Failed { host, error }
         }
-    }
+    })
 }

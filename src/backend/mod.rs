@@ -8,6 +8,8 @@
 //! with the UI behind a lock.
 
 mod actor;
+mod streams;
+pub(crate) mod tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,6 +66,8 @@ pub(crate) enum Command {
         key: std::path::PathBuf,
         passphrase: Option<String>,
     },
+    /// Run, exec, and the live views of the Top, Stats and Logs tabs (`tools.rs`).
+    Tool(tools::ToolCommand),
 }
 
 /// What the user decided about an unknown host key.
@@ -86,6 +90,7 @@ impl Command {
             | Self::ClearShaping { key }
             | Self::ReadShaping { key } => &key.host,
             Self::TrustHostKey { host, .. } | Self::ProvidePassphrase { host, .. } => host,
+            Self::Tool(tool) => tool.host(),
         }
     }
 
@@ -151,6 +156,8 @@ pub(crate) enum Event {
         host: HostId,
         error: String,
     },
+    /// News from run, exec and the live views (`tools.rs`).
+    Tool(tools::ToolEvent),
 }
 
 /// Wakes the UI after an event was sent.
@@ -168,6 +175,20 @@ impl EventSink {
         // A closed receiver means the UI is gone; the event has no reader left.
         self.tx.send(event).await.ok();
         (self.wake)();
+    }
+
+    /// Sends without waiting; a full queue gives the event back, for news that can be merged
+    /// into a later event or left out (stats samples, progress).
+    pub(crate) fn try_send(&self, event: Event) -> Result<(), Event> {
+        match self.tx.try_send(event) {
+            Ok(()) => {
+                (self.wake)();
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(event)) => Err(event),
+            // The UI is gone: nobody is left to tell.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        }
     }
 }
 
