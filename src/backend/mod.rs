@@ -179,13 +179,13 @@ impl EventSink {
 
     /// Sends without waiting; a full queue gives the event back, for news that can be merged
     /// into a later event or left out (stats samples, progress).
-    pub(crate) fn try_send(&self, event: Event) -> Result<(), Event> {
+    pub(crate) fn try_send(&self, event: Event) -> Result<(), Box<Event>> {
         match self.tx.try_send(event) {
             Ok(()) => {
                 (self.wake)();
                 Ok(())
             }
-            Err(mpsc::error::TrySendError::Full(event)) => Err(event),
+            Err(mpsc::error::TrySendError::Full(event)) => Err(Box::new(event)),
             // The UI is gone: nobody is left to tell.
             Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
         }

@@ -164,7 +164,8 @@ async fn batch_stats(
                 }
                 let samples: Vec<_> = latest.drain().collect();
                 let event = Event::Tool(ToolEvent::StatsSampled { host: host.clone(), samples });
-                if let Err(Event::Tool(ToolEvent::StatsSampled { samples, .. })) = sink.try_send(event) {
+                if let Err(refused) = sink.try_send(event)
+                    && let Event::Tool(ToolEvent::StatsSampled { samples, .. }) = *refused {
                     tracing::trace!(host = %host, "window busy: stats merged into the next batch");
                     for (id, sample) in samples {
                         latest.entry(id).or_insert(sample);
@@ -215,10 +216,13 @@ async fn follow_logs(conn: HostConnection, key: ContainerKey, sink: EventSink) {
     .await;
     loop {
         // After an end, every line since the last one seen; at first, the last few.
-        let tail = if since.is_some() { None } else { Some(LOG_TAIL_LINES) };
+        let tail = if since.is_some() {
+            None
+        } else {
+            Some(LOG_TAIL_LINES)
+        };
         let mut stream = Box::pin(
-            logs::follow(&conn.docker, &key.id, tail, since)
-                .ready_chunks(LOG_CHUNKS_PER_EVENT),
+            logs::follow(&conn.docker, &key.id, tail, since).ready_chunks(LOG_CHUNKS_PER_EVENT),
         );
         let error = loop {
             let Some(batch) = stream.next().await else {

@@ -11,12 +11,12 @@ use std::collections::BTreeSet;
 use futures_util::StreamExt as _;
 
 use super::EventSink;
+use crate::docker::DockerError;
 use crate::docker::exec::{self, OutputChunk};
 use crate::docker::logs::LogLine;
 use crate::docker::run::{self, RunSpec, RunStage};
 use crate::docker::stats::StatsSample;
 use crate::docker::top::ProcessTable;
-use crate::docker::DockerError;
 use crate::hosts::connect::HostConnection;
 use crate::model::{ContainerId, ContainerKey, HostId};
 

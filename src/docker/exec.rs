@@ -30,7 +30,8 @@ pub(crate) struct OutputChunk {
 /// A command started in a container: its output, then [`exit_code`] for how it ended.
 pub(crate) struct ExecStarted {
     pub(crate) exec_id: String,
-    pub(crate) output: std::pin::Pin<Box<dyn Stream<Item = Result<OutputChunk, DockerError>> + Send>>,
+    pub(crate) output:
+        std::pin::Pin<Box<dyn Stream<Item = Result<OutputChunk, DockerError>> + Send>>,
 }
 
 /// Starts `command` in the container, with stdout and stderr attached and no terminal.
@@ -69,26 +70,30 @@ pub(crate) async fn start(
             ));
         }
     };
-    let output = output.filter_map(|item| async move {
-        match item {
-            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
-                Some(Ok(OutputChunk {
-                    stream: OutputStream::Stdout,
-                    text: String::from_utf8_lossy(&message).into_owned(),
-                }))
-            }
-            Ok(LogOutput::StdErr { message }) => Some(Ok(OutputChunk {
-                stream: OutputStream::Stderr,
-                text: String::from_utf8_lossy(&message).into_owned(),
-            })),
-            Ok(LogOutput::StdIn { .. }) => None,
-            Err(err) => Some(Err(DockerError::from_bollard(err))),
-        }
-    });
+    let output =
+        output.filter_map(|item| async move { chunk_of(item.map_err(DockerError::from_bollard)) });
     Ok(ExecStarted {
         exec_id: created.id,
         output: Box::pin(output),
     })
+}
+
+/// One piece of attached output as a chunk (stdin echoes are left out).
+pub(crate) fn chunk_of(
+    item: Result<LogOutput, DockerError>,
+) -> Option<Result<OutputChunk, DockerError>> {
+    let (stream, message) = match item {
+        Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+            (OutputStream::Stdout, message)
+        }
+        Ok(LogOutput::StdErr { message }) => (OutputStream::Stderr, message),
+        Ok(LogOutput::StdIn { .. }) => return None,
+        Err(err) => return Some(Err(err)),
+    };
+    Some(Ok(OutputChunk {
+        stream,
+        text: String::from_utf8_lossy(&message).into_owned(),
+    }))
 }
 
 /// The exit code of a finished command (`None` when the engine does not know one, e.g. the

@@ -15,7 +15,8 @@ use bollard::models::{
     RestartPolicyNameEnum,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions,
+    AttachContainerOptions, CreateContainerOptions, ListContainersOptions, ListImagesOptions,
+    ListNetworksOptions, WaitContainerOptions,
 };
 
 use super::ports::{self, PortMapping};
@@ -33,7 +34,8 @@ pub(crate) enum RestartPolicy {
 }
 
 impl RestartPolicy {
-    pub(crate) const ALL: [Self; 4] = [Self::No, Self::Always, Self::UnlessStopped, Self::OnFailure];
+    pub(crate) const ALL: [Self; 4] =
+        [Self::No, Self::Always, Self::UnlessStopped, Self::OnFailure];
 
     /// The engine's (and `docker run --restart`'s) spelling.
     pub(crate) fn as_str(self) -> &'static str {
@@ -62,7 +64,11 @@ impl std::str::FromStr for RestartPolicy {
         Self::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| format!("unknown restart policy '{s}': use no, always, unless-stopped or on-failure"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown restart policy '{s}': use no, always, unless-stopped or on-failure"
+                )
+            })
     }
 }
 
@@ -318,6 +324,20 @@ pub(crate) async fn run(
     spec: &RunSpec,
     mut progress: impl FnMut(RunStage),
 ) -> Result<ContainerId, RunError> {
+    let id = create(docker, host, spec, &mut progress).await?;
+    progress(RunStage::Starting);
+    start_or_discard(docker, &id).await?;
+    Ok(id)
+}
+
+/// Validates, checks on the engine and creates, without starting: for a caller that attaches
+/// to the output first.
+pub(crate) async fn create(
+    docker: &Docker,
+    host: &str,
+    spec: &RunSpec,
+    mut progress: impl FnMut(RunStage),
+) -> Result<ContainerId, RunError> {
     spec.validate()?;
     progress(RunStage::Checking);
     preflight(docker, host, spec).await?;
@@ -331,19 +351,70 @@ pub(crate) async fn run(
         .create_container(Some(options), spec.create_body())
         .await
         .map_err(DockerError::from_bollard)?;
-    let id = ContainerId(created.id);
+    Ok(ContainerId(created.id))
+}
 
-    progress(RunStage::Starting);
-    if let Err(err) = super::lifecycle(docker, &id, Lifecycle::Start).await {
-        // A container that never ran is of no use to anyone: take it away again.
-        if let Err(cleanup) =
-            super::lifecycle(docker, &id, Lifecycle::Remove { force: true }).await
+/// Starts a container just created; one that fails to start is removed again, since it never
+/// ran and is of no use to anyone.
+pub(crate) async fn start_or_discard(docker: &Docker, id: &ContainerId) -> Result<(), RunError> {
+    if let Err(err) = super::lifecycle(docker, id, Lifecycle::Start).await {
+        if let Err(cleanup) = super::lifecycle(docker, id, Lifecycle::Remove { force: true }).await
         {
             tracing::warn!(id = %id.0, error = %cleanup, "cannot remove the container that failed to start");
         }
         return Err(err.into());
     }
-    Ok(id)
+    Ok(())
+}
+
+/// The container's output from its start on, for a caller that runs it attached; attach before
+/// starting so that nothing written early is missed.
+pub(crate) async fn attach(
+    docker: &Docker,
+    id: &ContainerId,
+) -> Result<
+    std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<super::exec::OutputChunk, DockerError>> + Send>,
+    >,
+    DockerError,
+> {
+    use futures_util::StreamExt as _;
+    let attached = docker
+        .attach_container(
+            &id.0,
+            Some(AttachContainerOptions {
+                stream: true,
+                logs: true,
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(DockerError::from_bollard)?;
+    Ok(Box::pin(attached.output.filter_map(|item| async move {
+        super::exec::chunk_of(item.map_err(DockerError::from_bollard))
+    })))
+}
+
+/// Waits until the container stops; its exit code, or `None` when it is already gone
+/// (auto-removed) and the engine no longer knows it.
+pub(crate) async fn wait_exit(
+    docker: &Docker,
+    id: &ContainerId,
+) -> Result<Option<i64>, DockerError> {
+    use futures_util::StreamExt as _;
+    let mut waits = Box::pin(docker.wait_container(&id.0, None::<WaitContainerOptions>));
+    match waits.next().await {
+        Some(Ok(done)) => Ok(Some(done.status_code)),
+        // The engine reports a non-zero exit as an error carrying the code.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(Some(code)),
+        Some(Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }))
+        | None => Ok(None),
+        Some(Err(other)) => Err(DockerError::from_bollard(other)),
+    }
 }
 
 #[cfg(test)]
@@ -381,7 +452,10 @@ mod tests {
 
     #[test]
     fn an_empty_image_and_a_bad_name_are_refused() {
-        assert!(matches!(RunSpec::default().validate(), Err(RunError::NoImage)));
+        assert!(matches!(
+            RunSpec::default().validate(),
+            Err(RunError::NoImage)
+        ));
         let mut s = spec();
         s.name = "bad name".into();
         assert!(matches!(s.validate(), Err(RunError::BadName(_))));

@@ -44,16 +44,16 @@ impl StatsSample {
                     .copied()
             })
             .unwrap_or(0);
-        let (net_rx_bytes, net_tx_bytes) = s
-            .networks
-            .iter()
-            .flatten()
-            .fold((0u64, 0u64), |(rx, tx), (_, n)| {
-                (
-                    rx.saturating_add(n.rx_bytes.unwrap_or(0)),
-                    tx.saturating_add(n.tx_bytes.unwrap_or(0)),
-                )
-            });
+        let (net_rx_bytes, net_tx_bytes) =
+            s.networks
+                .iter()
+                .flatten()
+                .fold((0u64, 0u64), |(rx, tx), (_, n)| {
+                    (
+                        rx.saturating_add(n.rx_bytes.unwrap_or(0)),
+                        tx.saturating_add(n.tx_bytes.unwrap_or(0)),
+                    )
+                });
         let (block_read_bytes, block_write_bytes) = s
             .blkio_stats
             .as_ref()
@@ -87,7 +87,10 @@ fn cpu_percent(s: &ContainerStatsResponse) -> f64 {
         return 0.0;
     };
     let total = |c: &bollard::models::ContainerCpuStats| {
-        c.cpu_usage.as_ref().and_then(|u| u.total_usage).unwrap_or(0)
+        c.cpu_usage
+            .as_ref()
+            .and_then(|u| u.total_usage)
+            .unwrap_or(0)
     };
     let cpu_delta = total(now).saturating_sub(total(before)) as f64;
     let system_delta = now
@@ -174,7 +177,11 @@ mod tests {
             ..Default::default()
         };
         let sample = StatsSample::from_engine(&s);
-        assert!((sample.cpu_percent - 50.0).abs() < 1e-9, "{}", sample.cpu_percent);
+        assert!(
+            (sample.cpu_percent - 50.0).abs() < 1e-9,
+            "{}",
+            sample.cpu_percent
+        );
     }
 
     #[test]

@@ -13,42 +13,19 @@ pub(crate) struct ProcessTable {
     pub(crate) processes: Vec<Vec<String>>,
 }
 
-impl ProcessTable {
-    /// The column titled `title` of every process (e.g. `CMD`).
-    pub(crate) fn column(&self, title: &str) -> Vec<&str> {
-        let Some(i) = self.titles.iter().position(|t| t == title) else {
-            return Vec::new();
-        };
-        self.processes
-            .iter()
-            .filter_map(|row| row.get(i).map(String::as_str))
-            .collect()
-    }
-}
-
 /// Lists the container's processes.
 pub(crate) async fn top(docker: &Docker, id: &ContainerId) -> Result<ProcessTable, DockerError> {
     let response = docker
-        .top_processes(&id.0, Some(TopOptions { ps_args: "-ef".to_owned() }))
+        .top_processes(
+            &id.0,
+            Some(TopOptions {
+                ps_args: "-ef".to_owned(),
+            }),
+        )
         .await
         .map_err(DockerError::from_bollard)?;
     Ok(ProcessTable {
         titles: response.titles.unwrap_or_default(),
         processes: response.processes.unwrap_or_default(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_column_is_found_by_its_title() {
-        let table = ProcessTable {
-            titles: vec!["PID".into(), "CMD".into()],
-            processes: vec![vec!["1".into(), "httpd -f".into()], vec!["7".into()]],
-        };
-        assert_eq!(table.column("CMD"), vec!["httpd -f"]);
-        assert!(table.column("USER").is_empty());
-    }
 }

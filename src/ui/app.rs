@@ -15,8 +15,8 @@ use super::hosts_editor::{self, HostsEditor};
 use super::network_tab::NetworkForms;
 use super::store::ContainerStore;
 use super::toasts::Toasts;
-use super::{details, host_key, host_tree, table};
 use super::{bulk::BulkReport, run_dialog, run_dialog::RunDialog, tools, tools::ToolViews};
+use super::{details, host_key, host_tree, table};
 use crate::backend::{Backend, Command, Event, SendError};
 use crate::docker::Lifecycle;
 use crate::hosts::profile::Profile;
@@ -214,7 +214,10 @@ impl App {
             }
         }
         if keys.len() > 1 {
-            let named = keys.iter().map(|k| (k.clone(), self.display_name(k))).collect();
+            let named = keys
+                .iter()
+                .map(|k| (k.clone(), self.display_name(k)))
+                .collect();
             self.bulk.start(action, named);
         }
         for key in keys {

@@ -36,11 +36,20 @@ impl BulkReport {
     }
 
     /// Records a host's answer for one container of the report.
-    pub(crate) fn finished(&mut self, key: &ContainerKey, action: Lifecycle, outcome: &Result<(), String>) {
+    pub(crate) fn finished(
+        &mut self,
+        key: &ContainerKey,
+        action: Lifecycle,
+        outcome: &Result<(), String>,
+    ) {
         if self.action.map(|a| a.verb()) != Some(action.verb()) {
             return;
         }
-        if let Some(item) = self.items.iter_mut().find(|i| i.key == *key && i.outcome.is_none()) {
+        if let Some(item) = self
+            .items
+            .iter_mut()
+            .find(|i| i.key == *key && i.outcome.is_none())
+        {
             item.outcome = Some(outcome.clone());
         }
     }
@@ -71,7 +80,10 @@ impl BulkReport {
                     ui.label(format!("✔ {} {}", item.name, action.done_word()));
                 }
                 Some(Err(error)) => {
-                    ui.colored_label(ui.visuals().error_fg_color, format!("✖ {}: {error}", item.name));
+                    ui.colored_label(
+                        ui.visuals().error_fg_color,
+                        format!("✖ {}: {error}", item.name),
+                    );
                 }
             });
         }

@@ -65,7 +65,11 @@ fn many_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.separator();
     let mut show_stats = app.tab == DetailTab::Stats;
     if ui.toggle_value(&mut show_stats, "Stats").changed() {
-        app.tab = if show_stats { DetailTab::Stats } else { DetailTab::Details };
+        app.tab = if show_stats {
+            DetailTab::Stats
+        } else {
+            DetailTab::Details
+        };
     }
     if show_stats {
         let keys: Vec<_> = app.selection.iter().cloned().collect();
@@ -210,7 +214,10 @@ pub(crate) fn confirm_remove_ui(app: &mut App, ctx: &egui::Context) {
         Some(true) => {
             app.confirm_remove = None;
             if keys.len() > 1 {
-                let named = keys.iter().map(|k| (k.clone(), app.display_name(k))).collect();
+                let named = keys
+                    .iter()
+                    .map(|k| (k.clone(), app.display_name(k)))
+                    .collect();
                 app.bulk.start(Lifecycle::Remove { force: true }, named);
             }
             for key in keys {

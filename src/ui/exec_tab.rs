@@ -8,10 +8,7 @@ use super::tools::{self, ExecRun};
 use crate::model::ContainerKey;
 
 pub(crate) fn exec_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
-    let running = app
-        .store
-        .get(key)
-        .is_some_and(|row| row.state.is_running());
+    let running = app.store.get(key).is_some_and(|row| row.state.is_running());
     if !running {
         ui.weak("The container is not running: start it to run commands in it.");
     }
@@ -31,7 +28,10 @@ pub(crate) fn exec_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
             .labelled_by(label.id);
         let entered = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         let clicked = ui
-            .add_enabled(running && !view.input.trim().is_empty(), egui::Button::new("Run"))
+            .add_enabled(
+                running && !view.input.trim().is_empty(),
+                egui::Button::new("Run"),
+            )
             .clicked();
         if (entered || clicked) && !view.input.trim().is_empty() {
             submit = Some(view.input.trim().to_owned());
@@ -64,7 +64,10 @@ fn run_ui(run: &ExecRun, can_run: bool, ui: &mut egui::Ui) -> bool {
             ui.monospace(format!("$ {}", run.command));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 again = ui
-                    .add_enabled(can_run && run.finished.is_some(), egui::Button::new("Run again"))
+                    .add_enabled(
+                        can_run && run.finished.is_some(),
+                        egui::Button::new("Run again"),
+                    )
                     .clicked();
                 match &run.finished {
                     None => {

@@ -48,7 +48,10 @@ pub(crate) fn logs_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
         let busy = view.saving.is_some();
         let typed = PathBuf::from(view.save_path.trim());
         if ui
-            .add_enabled(!busy && !view.save_path.trim().is_empty(), egui::Button::new("Save"))
+            .add_enabled(
+                !busy && !view.save_path.trim().is_empty(),
+                egui::Button::new("Save"),
+            )
             .clicked()
         {
             start_save(view, Some(typed), &name, ui.ctx(), &runtime);

@@ -155,7 +155,10 @@ pub(crate) fn check(app: &App) -> Result<RunSpec, Vec<(&'static str, String)>> {
     {
         problems.push((
             "Name",
-            format!("the name '{}' is taken on host {host}: choose another name", spec.name),
+            format!(
+                "the name '{}' is taken on host {host}: choose another name",
+                spec.name
+            ),
         ));
     }
     if let Some(Ok(images)) = d.choices.get(host).and_then(|c| c.images.as_ref())
@@ -170,13 +173,21 @@ pub(crate) fn check(app: &App) -> Result<RunSpec, Vec<(&'static str, String)>> {
             ),
         ));
     }
-    if problems.is_empty() { Ok(spec) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(spec)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Whether `image` is among the host's tags (`busybox` means `busybox:latest`); an id prefix
 /// is left for the engine to check.
 fn image_listed(images: &[String], image: &str) -> bool {
-    let with_tag = if image.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+    let with_tag = if image
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains(':'))
+    {
         image.to_owned()
     } else {
         format!("{image}:latest")
@@ -191,13 +202,19 @@ pub(crate) fn open(app: &mut App) {
     let host = app
         .single_selection()
         .map(|k| k.host.clone())
-        .or_else(|| app.hosts.iter().find(|h| h.state.is_online()).map(|h| h.id.clone()))
+        .or_else(|| {
+            app.hosts
+                .iter()
+                .find(|h| h.state.is_online())
+                .map(|h| h.id.clone())
+        })
         .or_else(|| app.hosts.first().map(|h| h.id.clone()));
     if let Some(host) = host {
         let command = app.run_dialog.open_on(host);
         app.send(command);
     } else {
-        app.toasts.error("No host to run a container on: add one with Hosts…");
+        app.toasts
+            .error("No host to run a container on: add one with Hosts…");
     }
 }
 
@@ -214,15 +231,22 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
             // The network menu is a convenience: without it the name is typed.
             choices.networks = networks.unwrap_or_default();
         }
-        ToolEvent::RunProgressed { request, stage, .. } => {
+        ToolEvent::RunProgressed {
+            host,
+            request,
+            stage,
+        } => {
             if let Some((pending, last)) = &mut app.run_dialog.pending
                 && *pending == request
+                && app.run_dialog.host.as_ref() == Some(&host)
             {
                 *last = Some(stage);
             }
         }
         ToolEvent::RunFinished {
-            request, outcome, ..
+            host,
+            request,
+            outcome,
         } => {
             if app.run_dialog.pending.map(|(p, _)| p) != Some(request) {
                 return;
@@ -232,9 +256,9 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
                 Ok(key) => {
                     let name = app.run_dialog.name.trim().to_owned();
                     app.toasts.info(if name.is_empty() {
-                        format!("Started a container on {}", key.host)
+                        format!("Started a container on {host}")
                     } else {
-                        format!("Started {}:{name}", key.host)
+                        format!("Started {host}:{name}")
                     });
                     app.run_dialog.open = false;
                     app.run_dialog.failure = None;
@@ -454,7 +478,11 @@ fn network_field_ui(d: &mut RunDialog, ui: &mut egui::Ui) {
         .and_then(|h| d.choices.get(h))
         .map(|c| c.networks.clone())
         .unwrap_or_default();
-    let shown = if d.network.is_empty() { "default (bridge)" } else { d.network.as_str() };
+    let shown = if d.network.is_empty() {
+        "default (bridge)"
+    } else {
+        d.network.as_str()
+    };
     egui::ComboBox::from_id_salt("run_network")
         .selected_text(shown.to_owned())
         .show_ui(ui, |ui| {
@@ -498,7 +526,11 @@ fn ports_ui(d: &mut RunDialog, ui: &mut egui::Ui) {
                             .desired_width(110.0),
                     )
                     .changed();
-                if ui.small_button("✖").on_hover_text("Remove this mapping").clicked() {
+                if ui
+                    .small_button("✖")
+                    .on_hover_text("Remove this mapping")
+                    .clicked()
+                {
                     remove = Some(i);
                 }
             });

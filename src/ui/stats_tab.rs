@@ -22,10 +22,7 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 /// The full graphs of one container.
 pub(crate) fn stats_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
-    let running = app
-        .store
-        .get(key)
-        .is_some_and(|row| row.state.is_running());
+    let running = app.store.get(key).is_some_and(|row| row.state.is_running());
     if !running {
         ui.weak("The container is not running: it uses no resources.");
         return;
@@ -54,7 +51,12 @@ pub(crate) fn stats_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     ));
 
     let id = key.id.short().to_owned();
-    plot_ui(ui, ("cpu", &id), "CPU %", &[("CPU %", series(history, |_, s| s.cpu_percent))]);
+    plot_ui(
+        ui,
+        ("cpu", &id),
+        "CPU %",
+        &[("CPU %", series(history, |_, s| s.cpu_percent))],
+    );
     plot_ui(
         ui,
         ("mem", &id),
@@ -168,12 +170,7 @@ pub(crate) fn stats_many_ui(app: &mut App, keys: &[ContainerKey], ui: &mut egui:
         });
 }
 
-fn plot_ui(
-    ui: &mut egui::Ui,
-    id: (&str, &str),
-    title: &str,
-    lines: &[(&str, Vec<[f64; 2]>)],
-) {
+fn plot_ui(ui: &mut egui::Ui, id: (&str, &str), title: &str, lines: &[(&str, Vec<[f64; 2]>)]) {
     ui.strong(title);
     Plot::new(id)
         .height(PLOT_HEIGHT)
@@ -201,12 +198,21 @@ fn series(history: &StatsHistory, value: impl Fn(f64, &StatsSample) -> f64) -> V
 }
 
 /// The per-second rate of a cumulative counter between consecutive samples, times `scale`.
-fn rates(history: &StatsHistory, counter: impl Fn(&StatsSample) -> u64, scale: f64) -> Vec<[f64; 2]> {
+fn rates(
+    history: &StatsHistory,
+    counter: impl Fn(&StatsSample) -> u64,
+    scale: f64,
+) -> Vec<[f64; 2]> {
     history
         .samples
         .iter()
         .zip(history.samples.iter().skip(1))
-        .map(|((t0, a), (t1, b))| [*t1, tools::rate_per_sec(counter(a), counter(b), t1 - t0) * scale])
+        .map(|((t0, a), (t1, b))| {
+            [
+                *t1,
+                tools::rate_per_sec(counter(a), counter(b), t1 - t0) * scale,
+            ]
+        })
         .collect()
 }
 

@@ -145,7 +145,10 @@ impl ToolViews {
 
     /// Seconds since the first sample arrived, for the graphs' x axis.
     fn now_secs(&mut self) -> f64 {
-        self.started.get_or_insert_with(Instant::now).elapsed().as_secs_f64()
+        self.started
+            .get_or_insert_with(Instant::now)
+            .elapsed()
+            .as_secs_f64()
     }
 
     /// The id of the next command run in the Exec tab.
@@ -207,7 +210,9 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
                     }
                     r.output_bytes += chunk.text.len();
                     match r.output.last_mut() {
-                        Some(last) if last.stream == chunk.stream => last.text.push_str(&chunk.text),
+                        Some(last) if last.stream == chunk.stream => {
+                            last.text.push_str(&chunk.text)
+                        }
                         _ => r.output.push(chunk),
                     }
                 }
@@ -285,7 +290,11 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
 /// drops what is kept for views no longer shown. Called once, at the end of a frame.
 pub(crate) fn sync_streams_ui(app: &mut App) {
     let wanted = std::mem::take(&mut app.tools.wanted);
-    let hosts: BTreeSet<HostId> = wanted.keys().chain(app.tools.sent.keys()).cloned().collect();
+    let hosts: BTreeSet<HostId> = wanted
+        .keys()
+        .chain(app.tools.sent.keys())
+        .cloned()
+        .collect();
     for host in hosts {
         let now = wanted.get(&host).cloned().unwrap_or_default();
         if app.tools.sent.get(&host).is_some_and(|sent| *sent == now)

@@ -8,10 +8,7 @@ use crate::backend::tools::StreamKind;
 use crate::model::ContainerKey;
 
 pub(crate) fn top_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
-    let running = app
-        .store
-        .get(key)
-        .is_some_and(|row| row.state.is_running());
+    let running = app.store.get(key).is_some_and(|row| row.state.is_running());
     if !running {
         ui.weak("The container is not running: it has no processes.");
         return;
@@ -40,7 +37,8 @@ pub(crate) fn top_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
         table.processes.len(),
         view.read_at.map_or(0, |t| t.elapsed().as_secs())
     ));
-    ui.ctx().request_repaint_after(std::time::Duration::from_secs(1));
+    ui.ctx()
+        .request_repaint_after(std::time::Duration::from_secs(1));
 
     let columns = table.titles.len().max(1);
     egui::ScrollArea::horizontal().show(ui, |ui| {
