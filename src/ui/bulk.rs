@@ -77,12 +77,12 @@ impl BulkReport {
                     ui.label(&item.name);
                 }
                 Some(Ok(())) => {
-                    ui.label(format!("✔ {} {}", item.name, action.done_word()));
+                    ui.label(format!("{} {}", item.name, action.done_word()));
                 }
                 Some(Err(error)) => {
                     ui.colored_label(
                         ui.visuals().error_fg_color,
-                        format!("✖ {}: {error}", item.name),
+                        format!("{}: {error}", item.name),
                     );
                 }
             });

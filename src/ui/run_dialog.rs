@@ -329,6 +329,7 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
                     let label = ui.label("Name");
                     ui.add(
                         egui::TextEdit::singleline(&mut d.name)
+                            .id_salt("run_name")
                             .hint_text("empty: the engine picks one")
                             .desired_width(300.0),
                     )
@@ -344,6 +345,7 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
                     let label = ui.label("Environment");
                     ui.add(
                         egui::TextEdit::multiline(&mut d.env_text)
+                            .id_salt("run_env")
                             .hint_text("NAME=value, one per line")
                             .desired_rows(2)
                             .desired_width(300.0),
@@ -355,6 +357,7 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
                     let label = ui.label("Command");
                     ui.add(
                         egui::TextEdit::singleline(&mut d.command)
+                            .id_salt("run_command")
                             .hint_text("empty: the image's own, e.g. httpd -f -p 80")
                             .desired_width(300.0),
                     )
@@ -446,6 +449,7 @@ fn image_field_ui(d: &mut RunDialog, label: egui::Id, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut d.image)
+                    .id_salt("run_image")
                     .hint_text("busybox:latest")
                     .desired_width(220.0),
             )
@@ -504,6 +508,7 @@ fn ports_ui(d: &mut RunDialog, ui: &mut egui::Ui) {
                 rows_changed |= ui
                     .add(
                         egui::TextEdit::singleline(&mut row.container_port)
+                            .id_salt(("run_port_c", i))
                             .hint_text("80")
                             .desired_width(50.0),
                     )
@@ -522,12 +527,13 @@ fn ports_ui(d: &mut RunDialog, ui: &mut egui::Ui) {
                 rows_changed |= ui
                     .add(
                         egui::TextEdit::singleline(&mut row.host_port)
+                            .id_salt(("run_port_h", i))
                             .hint_text("8080")
                             .desired_width(110.0),
                     )
                     .changed();
                 if ui
-                    .small_button("✖")
+                    .small_button("×")
                     .on_hover_text("Remove this mapping")
                     .clicked()
                 {
@@ -555,6 +561,7 @@ fn ports_ui(d: &mut RunDialog, ui: &mut egui::Ui) {
         let edit = ui
             .add(
                 egui::TextEdit::singleline(&mut d.ports_text)
+                    .id_salt("run_ports_text")
                     .hint_text("80/tcp:83,443/tcp:448")
                     .desired_width(300.0),
             )
