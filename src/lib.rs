@@ -80,6 +80,10 @@ fn run_verb(
 ) -> ExitCode {
     match runtime.block_on(cli::run(verb, profile)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The exit code of what ran in a container (exec, attached run) is quayside's own.
+        Err(err) if err.downcast_ref::<cli::ExitStatus>().is_some() => {
+            ExitCode::from(err.downcast_ref::<cli::ExitStatus>().map_or(1, |s| s.0))
+        }
         Err(err) => {
             eprintln!("quayside: {}", one_line(&err));
             ExitCode::FAILURE

@@ -194,10 +194,23 @@ fn dragging_the_rate_slider_and_applying_shows_the_read_back() {
         (kbit - dragged_kbit).abs() <= dragged_kbit * 0.01 + 1.0,
         "kernel {kbit} kbit/s, dragged {dragged_kbit}"
     );
-    let expected = format!(": ↓{number} {shown_unit}");
+    // The read-back line shows the kernel's rate (rounded to three digits for people).
+    let line = h
+        .query_all_by_label_contains(&format!("on {veth}: ↓"))
+        .find_map(|n| n.accesskit_node().value())
+        .expect("a read-back line");
+    let shown = line.split(": ↓").nth(1).unwrap().to_owned();
+    let shown = shown.split(" ↑").next().unwrap().to_owned();
+    let shown_number: f64 = shown.split_whitespace().next().unwrap().parse().unwrap();
+    let shown_kbit = if shown.contains("Mbit/s") {
+        shown_number * 1000.0
+    } else {
+        assert!(shown.contains("kbit/s"), "{line}");
+        shown_number
+    };
     assert!(
-        h.query_by_label_contains(&expected).is_some(),
-        "the read-back shows {expected}"
+        (shown_kbit - kbit).abs() <= kbit * 0.01,
+        "the read-back shows {shown} for the kernel's {kbit} kbit/s ({shown_unit})"
     );
 
     h.get_by_role_and_label(Role::Button, "Clear").click();

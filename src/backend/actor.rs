@@ -12,6 +12,8 @@ use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
 use super::shaping::{ShapingService, report_event};
+use super::streams::Streams;
+use super::tools::{self, ToolCommand};
 use super::{Command, Event, EventSink, HostKeyTrust};
 use crate::docker::{self, DockerError};
 use crate::hosts::{
@@ -41,6 +43,8 @@ pub(super) struct HostActor {
     shutdown: watch::Receiver<bool>,
     /// Remembered shaping, timed shaping and traffic sampling.
     shaping: ShapingService,
+    /// The live views the window shows for this host's containers.
+    streams: Streams,
 }
 
 impl HostActor {
@@ -58,6 +62,7 @@ impl HostActor {
             entry: entry.clone(),
             policy: HostKeyPolicy::Strict,
             passphrases: Passphrases::default(),
+            streams: Streams::new(entry.id(), sink.clone()),
             sink,
             commands,
             shutdown,
@@ -78,7 +83,9 @@ impl HostActor {
                         warning,
                     })
                     .await;
+                    self.streams.resume(&conn);
                     let served = self.serve(&conn).await.map_err(|e| e.to_string());
+                    self.streams.pause();
                     self.shaping.stop_all();
                     served
                 }
@@ -148,6 +155,9 @@ impl HostActor {
                 command = self.commands.recv() => match command {
                     // An answer to a question no longer asked changes nothing.
                     Some(command) if command.is_answer() => {}
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => {
                         if let Some(command) = self.shaping.take(conn, command) {
                             self.spawn_command(conn.clone(), command);
@@ -199,9 +209,14 @@ impl HostActor {
         let sink = self.sink.clone();
         let host = self.host.clone();
         tokio::spawn(async move {
-            let event = run_command(&conn, command).await;
+            let event = match command {
+                Command::Tool(tool) => tools::run(&conn, tool, &sink).await.map(Event::Tool),
+                other => Some(run_command(&conn, other).await),
+            };
             tracing::debug!(host = %host, "command finished");
-            sink.send(event).await;
+            if let Some(event) = event {
+                sink.send(event).await;
+            }
         });
     }
 
@@ -219,9 +234,14 @@ impl HostActor {
                 }
                 command = self.commands.recv() => match command {
                     Some(command) if command.is_answer() => {}
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => {
                         let error = format!("host {} is offline: {reason}", self.host);
-                        self.sink.send(refusal(command, error)).await;
+                        if let Some(event) = refusal(command, error) {
+                            self.sink.send(event).await;
+                        }
                     }
                     None => return Err(()),
                 },
@@ -329,13 +349,18 @@ impl HostActor {
                 }
                 command = self.commands.recv() => match command {
                     None => return Err(()),
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => match pick(&command) {
                         Some(answer) => return Ok(answer),
                         // An answer to a question no longer asked changes nothing.
                         None if command.is_answer() => {}
                         None => {
                             let error = format!("host {} is not connected: {reason}", self.host);
-                            self.sink.send(refusal(command, error)).await;
+                            if let Some(event) = refusal(command, error) {
+                                self.sink.send(event).await;
+                            }
                         }
                     },
                 },
@@ -418,12 +443,22 @@ async fn run_command(conn: &HostConnection, command: Command) -> Event {
             host,
             error: "a shaping command reached the wrong runner".to_owned(),
         },
+        // Tool commands are run by `tools::run`, which `spawn_command` calls instead.
+        Command::Tool(tool) => {
+            let host = tool.host().clone();
+            let error = "a tool command reached the lifecycle runner".to_owned();
+            match tool.refusal(error.clone()) {
+                Some(event) => Event::Tool(event),
+                None => Event::Failed { host, error },
+            }
+        }
     }
 }
 
-/// The event that answers a command the host cannot run now.
-fn refusal(command: Command, error: String) -> Event {
-    match command {
+/// The event that answers a command the host cannot run now (`None`: nothing to answer).
+fn refusal(command: Command, error: String) -> Option<Event> {
+    Some(match command {
+        Command::Tool(tool) => return tool.refusal(error).map(Event::Tool),
         Command::ChangeLifecycle { key, action } => Event::LifecycleFinished {
             key,
             action,
@@ -450,5 +485,5 @@ fn refusal(command: Command, error: String) -> Event {
         Command::TrustHostKey { host, .. } | Command::ProvidePassphrase { host, .. } => {
             Event::Failed { host, error }
         }
-    }
+    })
 }

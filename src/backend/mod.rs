@@ -9,6 +9,8 @@
 
 mod actor;
 mod shaping;
+mod streams;
+pub(crate) mod tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +85,8 @@ pub(crate) enum Command {
         key: std::path::PathBuf,
         passphrase: Option<String>,
     },
+    /// Run, exec, and the live views of the Top, Stats and Logs tabs (`tools.rs`).
+    Tool(tools::ToolCommand),
 }
 
 /// A container found holding Quayside's shaping.
@@ -120,6 +124,7 @@ impl Command {
             Self::TrustHostKey { host, .. }
             | Self::ProvidePassphrase { host, .. }
             | Self::ClearAllShaping { host } => host,
+            Self::Tool(tool) => tool.host(),
         }
     }
 
@@ -230,6 +235,8 @@ pub(crate) enum Event {
         host: HostId,
         error: String,
     },
+    /// News from run, exec and the live views (`tools.rs`).
+    Tool(tools::ToolEvent),
 }
 
 /// Wakes the UI after an event was sent.
@@ -247,6 +254,20 @@ impl EventSink {
         // A closed receiver means the UI is gone; the event has no reader left.
         self.tx.send(event).await.ok();
         (self.wake)();
+    }
+
+    /// Sends without waiting; a full queue gives the event back, for news that can be merged
+    /// into a later event or left out (stats samples, progress).
+    pub(crate) fn try_send(&self, event: Event) -> Result<(), Box<Event>> {
+        match self.tx.try_send(event) {
+            Ok(()) => {
+                (self.wake)();
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(event)) => Err(Box::new(event)),
+            // The UI is gone: nobody is left to tell.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        }
     }
 }
 

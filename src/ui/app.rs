@@ -17,8 +17,9 @@ use super::network_tab;
 use super::shaping_form::NetworkForms;
 use super::store::ContainerStore;
 use super::toasts::Toasts;
+use super::{bulk::BulkReport, run_dialog, run_dialog::RunDialog, tools, tools::ToolViews};
 use super::{details, host_key, host_tree, table};
-use crate::backend::{Backend, Command, Event};
+use crate::backend::{Backend, Command, Event, SendError};
 use crate::docker::Lifecycle;
 use crate::hosts::profile::Profile;
 use crate::model::{ContainerDetails, ContainerKey, HostId, HostState};
@@ -50,6 +51,10 @@ pub(crate) struct HostKeyQuestion {
 pub(crate) enum DetailTab {
     Details,
     Network,
+    Exec,
+    Top,
+    Stats,
+    Logs,
 }
 
 /// Everything the window shows and remembers between frames.
@@ -86,6 +91,12 @@ pub struct App {
     /// A profile save running off the UI thread: where, and its outcome when done.
     preset_save: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
     started: Option<Instant>,
+    /// The Exec, Top, Stats and Logs tabs' state, and the live views asked of the hosts.
+    pub(crate) tools: ToolViews,
+    /// The Run… dialog.
+    pub(crate) run_dialog: RunDialog,
+    /// The last action on several containers, one result per container.
+    pub(crate) bulk: BulkReport,
 }
 
 impl App {
@@ -186,6 +197,9 @@ impl App {
             host_shaping: HostShaping::default(),
             preset_save: None,
             started: None,
+            tools: ToolViews::default(),
+            run_dialog: RunDialog::default(),
+            bulk: BulkReport::default(),
         }
     }
 
@@ -200,6 +214,12 @@ impl App {
             tracing::warn!(error = %err, "command refused");
             self.toasts.error(err.to_string());
         }
+    }
+
+    /// Sends a command quietly; `false` only when the host's queue is full, so that the
+    /// caller tries again later (an unknown or stopped host has nothing to retry).
+    pub(crate) fn backend_accepts(&self, command: Command) -> bool {
+        !matches!(self.backend.send(command), Err(SendError::Busy(_)))
     }
 
     /// Selects exactly `key` and asks for its details.
@@ -232,6 +252,13 @@ impl App {
                 self.confirm_remove = Some(keys);
                 return;
             }
+        }
+        if keys.len() > 1 {
+            let named = keys
+                .iter()
+                .map(|k| (k.clone(), self.display_name(k)))
+                .collect();
+            self.bulk.start(action, named);
         }
         for key in keys {
             self.send(Command::ChangeLifecycle { key, action });
@@ -302,6 +329,7 @@ impl App {
                 action,
                 outcome,
             } => {
+                self.bulk.finished(&key, action, &outcome);
                 let name = self.display_name(&key);
                 match outcome {
                     Ok(()) => self.toasts.info(format!("{name} {}", action.done_word())),
@@ -400,6 +428,7 @@ impl App {
                 self.passphrase_questions.push((host, key));
             }
             Event::Failed { host, error } => self.toasts.error(format!("Host {host}: {error}")),
+            Event::Tool(event) => tools::take_event(self, event),
         }
     }
 
@@ -431,11 +460,14 @@ impl App {
         host_key::question_ui(self, ui.ctx());
         host_key::passphrase_ui(self, ui.ctx());
         hosts_editor::hosts_window_ui(self, ui.ctx());
+        run_dialog::run_dialog_ui(self, ui.ctx());
         self.toasts.ui(ui.ctx());
         for command in self.network.end_frame() {
             self.send(command);
         }
         self.poll_preset_save();
+        // After every panel said which live views it shows: tell the hosts what changed.
+        tools::sync_streams_ui(self);
 
         if let Some(started) = self.started.take() {
             eprintln!(
@@ -456,6 +488,13 @@ impl App {
             {
                 self.hosts_editor
                     .show_for(&self.profile, self.profile_path.as_ref());
+            }
+            if ui
+                .button("Run…")
+                .on_hover_text("Create and start a container on a host")
+                .clicked()
+            {
+                run_dialog::open(self);
             }
             ui.separator();
             let mut filter = self.store.filter().to_owned();
