@@ -362,10 +362,7 @@ type Candidates = (Vec<HostLink>, Vec<(String, u32)>);
 
 /// The veths worth reading (our root handle or an ingress qdisc on them, or an IFB of ours
 /// named after them) and the orphaned IFBs, as (name, the veth ifindex it names).
-fn candidates(
-    links: &[HostLink],
-    all_qdiscs_json: &str,
-) -> Result<Candidates, ShapingError> {
+fn candidates(links: &[HostLink], all_qdiscs_json: &str) -> Result<Candidates, ShapingError> {
     let marked = readback::devices_with_our_handles(all_qdiscs_json)?;
     let mut veths: Vec<HostLink> = Vec::new();
     let mut orphans = Vec::new();

@@ -243,3 +243,10 @@ fn devices_with_our_root_or_an_ingress_are_found_in_the_all_devices_list() {
         ["vethA", "vethC", "qs-ifb9"]
     );
 }
+
+#[test]
+fn a_class_with_an_overhead_set_by_hand_reads_back_its_rate() {
+    // Real: tc 6.1 on this machine prints a class's overhead between rate and ceil.
+    let class = "class htb 7173:1 root prio 0 rate 512Kbit overhead 14 ceil 512Kbit burst 1600b cburst 1600b \n";
+    assert_eq!(class_rate_kbit("qs-ifb12", class).unwrap(), Some(512));
+}
