@@ -223,7 +223,7 @@ fn shaping_left_by_an_earlier_run_is_listed_and_clear_all_removes_it() {
     assert!(
         step_until(&mut h, Duration::from_secs(20), |h| shows(
             h,
-            &format!("{} ({veth}): ↓1.5 Mbit/s", c.name)
+            &format!("{} eth0 ({veth}): ↓1.5 Mbit/s", c.name)
         )),
         "the window lists the tree it found"
     );
@@ -337,4 +337,177 @@ fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabl
         !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("netem"),
         "no netem was asked for"
     );
+}
+
+/// Ctrl-click two containers: one form shapes both.
+#[test]
+fn one_form_applies_to_every_selected_container() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let word = common::unique_name("ui-group");
+    let a = TestContainer::sleeper(&format!("{word}-a"));
+    let b = TestContainer::sleeper(&format!("{word}-b"));
+    h.get_by_role_and_label(Role::TextInput, "Filter").focus();
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, "Filter")
+        .type_text(&word);
+    h.step();
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| has_label(
+        h, &a.name
+    )
+        && has_label(h, &b.name)));
+    h.get_all_by_label(&a.name).next().unwrap().click();
+    h.run_steps(2);
+    h.get_all_by_label(&b.name)
+        .next()
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.run_steps(2);
+    assert!(
+        step_until(&mut h, Duration::from_secs(5), |h| shows(
+            h,
+            "2 containers selected"
+        )),
+        "both selected"
+    );
+    type_into(&mut h, "Download rate value", "1200 kbit/s");
+    h.get_by_role_and_label(Role::Button, "Apply to 2").click();
+    // The click is taken in by the next frames.
+    h.run_steps(2);
+    for c in [&a, &b] {
+        let veth = c.host_veths()[0].2.clone();
+        assert!(
+            common::wait_until(Duration::from_secs(15), || class_rates(&veth)
+                .contains("rate 1200Kbit")),
+            "{} is shaped: {}",
+            c.name,
+            class_rates(&veth)
+        );
+    }
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| h
+            .query_all_by_label_contains("↓1.2 Mbit/s")
+            .count()
+            >= 2),
+        "the Shaping column shows both"
+    );
+}
+
+/// While the tab is open, the graph's current download follows a transfer into the container
+/// at the set rate.
+#[test]
+fn the_graph_shows_the_download_held_to_the_set_rate() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let (c, port) = common::receiver("ui-graph");
+    open_network_tab(&mut h, &c);
+    type_into(&mut h, "Download rate value", "1 Mbit/s");
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
+        h,
+        ": ↓1 Mbit/s"
+    )));
+
+    let sender = std::thread::spawn(move || common::send_and_measure_kbit(port, 1_200_000));
+    // The "now" figure of each frame while the transfer runs (1.2 MB: about 10 s).
+    let mut shown = Vec::new();
+    let start = std::time::Instant::now();
+    while !sender.is_finished() && start.elapsed() < Duration::from_secs(40) {
+        h.step();
+        if let Some(line) = h
+            .query_all_by_label_contains("Now (2 s): ↓")
+            .find_map(|n| n.accesskit_node().value())
+        {
+            let now = line
+                .split("Now (2 s): ↓ ")
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+            let mut words = now.split_whitespace();
+            let number: f64 = words.next().unwrap_or("0").parse().unwrap_or(0.0);
+            let kbit = match words.next() {
+                Some("Mbit/s") => number * 1000.0,
+                _ => number,
+            };
+            shown.push(kbit);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let goodput = sender.join().unwrap();
+    // Skip the ramp-up (the first two seconds of figures include the idle time before).
+    let busy: Vec<f64> = shown.iter().copied().filter(|k| *k > 100.0).collect();
+    assert!(
+        busy.len() > 40,
+        "the graph followed the transfer: {shown:?}"
+    );
+    let steady = &busy[busy.len() / 4..busy.len() * 3 / 4];
+    let mean = steady.iter().sum::<f64>() / steady.len() as f64;
+    // The kernel's counters move in steps of up to one offloaded segment (64 KiB), so two
+    // seconds at 1 Mbit/s can read up to about a quarter high or low; their mean cannot.
+    assert!(
+        (850.0..=1100.0).contains(&mean),
+        "the graph's mean {mean:.0} kbit/s is the set rate (goodput {goodput:.0})"
+    );
+    let peak = steady.iter().copied().fold(0.0, f64::max);
+    assert!(
+        peak <= 1400.0,
+        "no figure strays past one segment: {peak:.0}"
+    );
+}
+
+/// Timed shaping whose time runs out while no window is open stays on the veth, and the next
+/// window lists it as such.
+#[test]
+fn timed_shaping_that_ends_while_closed_stays_and_is_found_at_the_next_start() {
+    let _serial = serial();
+    let dir = std::env::temp_dir().join(common::unique_name("qs-state"));
+    let c = TestContainer::sleeper("ui-closed");
+    let veth = c.host_veths()[0].2.clone();
+    {
+        let rt = runtime();
+        let handle = rt.handle().clone();
+        let state = dir.clone();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1500.0, 1000.0))
+            .build_eframe(move |cc| {
+                quayside::testing::local_app_remembering_in(&handle, &cc.egui_ctx, &state)
+            });
+        open_network_tab(&mut h, &c);
+        type_into(&mut h, "Download rate value", "900 kbit/s");
+        h.get_by_role_and_label(Role::CheckBox, "Clear after")
+            .click();
+        h.step();
+        type_into(&mut h, "Clear after duration", "2 s");
+        h.get_by_role_and_label(Role::Button, "Apply for 2 s")
+            .click();
+        assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
+            h,
+            "Clears itself in"
+        )));
+        // The window closes before the time is up.
+    }
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        class_rates(&veth).contains("rate 900Kbit"),
+        "with no window the tree stays"
+    );
+
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let state = dir.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 1000.0))
+        .build_eframe(move |cc| {
+            quayside::testing::local_app_remembering_in(&handle, &cc.egui_ctx, &state)
+        });
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| shows(
+            h,
+            "its time ran out while Quayside was closed"
+        )),
+        "the next window lists it"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
