@@ -8,7 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::ui::{runtime, step_until};
+use common::ui::{
+    drag_slider, enter_text, has_label, local_window, runtime, shows, slider_value, step_until,
+};
 use common::{TestContainer, docker, quayside_ok, run_ok};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
@@ -25,31 +27,32 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
-    let handle = rt.handle().clone();
-    Harness::builder()
-        .with_size(egui::vec2(1500.0, 1000.0))
-        .build_eframe(move |cc| quayside::testing::local_app(&handle, &cc.egui_ctx))
+    local_window(rt)
 }
 
-fn has_label(h: &Harness<'static, App>, label: &str) -> bool {
-    h.query_all_by_label(label).next().is_some()
-}
-
-fn shows(h: &Harness<'static, App>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
-}
-
-/// Replaces the text of the field labelled `label` with `text`, then leaves the field.
 fn type_into(h: &mut Harness<'static, App>, label: &str, text: &str) {
-    h.get_by_role_and_label(Role::TextInput, label).focus();
+    enter_text(h, label, text);
+}
+
+/// Types `rate` into the download rate and applies it for `duration` ("Clear after").
+fn apply_timed(h: &mut Harness<'static, App>, rate: &str, duration: &str) {
+    enter_text(h, "Download rate value", rate);
+    h.get_by_role_and_label(Role::CheckBox, "Clear after")
+        .click();
     h.step();
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.step();
-    h.get_by_role_and_label(Role::TextInput, label)
-        .type_text(text);
-    h.step();
-    h.key_press(egui::Key::Enter);
-    h.run_steps(2);
+    enter_text(h, "Clear after duration", duration);
+    h.get_by_role_and_label(Role::Button, &format!("Apply for {duration}"))
+        .click();
+}
+
+/// Types `rate` into the download rate, applies, and waits for the read-back to show `shown`.
+fn apply_download_rate(h: &mut Harness<'static, App>, rate: &str, shown: &str) {
+    enter_text(h, "Download rate value", rate);
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(
+        step_until(h, Duration::from_secs(15), |h| shows(h, shown)),
+        "the read-back shows {shown}"
+    );
 }
 
 /// Filters the table to `c`, selects it and opens its Network tab, waiting for the read-back.
@@ -117,12 +120,7 @@ fn k6_a_restarted_container_gets_its_remembered_shaping_again() {
     let c = TestContainer::sleeper("ui-k6");
     open_network_tab(&mut h, &c);
 
-    type_into(&mut h, "Download rate value", "1 Mbit/s");
-    h.get_by_role_and_label(Role::Button, "Apply").click();
-    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
-        h,
-        ": ↓1 Mbit/s"
-    )));
+    apply_download_rate(&mut h, "1 Mbit/s", ": ↓1 Mbit/s");
     assert!(
         step_until(&mut h, Duration::from_secs(5), |h| shows(
             h,
@@ -176,13 +174,7 @@ fn timed_shaping_counts_down_and_clears_itself() {
     let c = TestContainer::sleeper("ui-timed");
     open_network_tab(&mut h, &c);
 
-    type_into(&mut h, "Download rate value", "2 Mbit/s");
-    h.get_by_role_and_label(Role::CheckBox, "Clear after")
-        .click();
-    h.step();
-    type_into(&mut h, "Clear after duration", "4 s");
-    h.get_by_role_and_label(Role::Button, "Apply for 4 s")
-        .click();
+    apply_timed(&mut h, "2 Mbit/s", "4 s");
     assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
         h,
         ": ↓2 Mbit/s"
@@ -289,33 +281,16 @@ fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabl
         .click();
     h.run_steps(2);
     assert_eq!(
-        h.get_by_role_and_label(Role::Slider, "Download rate")
-            .accesskit_node()
-            .numeric_value(),
-        Some(8000.0),
+        slider_value(&h, "Download rate"),
+        8000.0,
         "the preset filled the download rate"
     );
 
-    // Move the upload rate slider from the preset's 1 Mbit/s towards its left end.
-    let rail = h.get_by_role_and_label(Role::Slider, "Upload rate").rect();
-    let from = egui::pos2(
-        rail.left()
-            + rail.width() * (1000f64.log10() - 8f64.log10()) as f32
-                / (10_000_000f64.log10() - 8f64.log10()) as f32,
-        rail.center().y,
-    );
-    let to = egui::pos2(rail.left() + rail.width() * 0.3, rail.center().y);
-    h.drag_at(from);
-    h.run_steps(2);
-    h.hover_at(to);
-    h.run_steps(2);
-    h.drop_at(to);
-    h.run_steps(2);
-    let up_kbit = h
-        .get_by_role_and_label(Role::Slider, "Upload rate")
-        .accesskit_node()
-        .numeric_value()
-        .unwrap();
+    // Move the upload rate slider from the preset's 1 Mbit/s (on its logarithmic rail from
+    // 8 kbit/s to 10 Gbit/s) towards its left end.
+    let one_mbit = ((1000f64 / 8.0).ln() / (10_000_000f64 / 8.0).ln()) as f32;
+    drag_slider(&mut h, "Upload rate", one_mbit, 0.3);
+    let up_kbit = slider_value(&h, "Upload rate");
     assert!(
         (8.0..1000.0).contains(&up_kbit),
         "the drag lowered the upload rate: {up_kbit}"
@@ -403,12 +378,7 @@ fn the_graph_shows_the_download_held_to_the_set_rate() {
     let mut h = window(&rt);
     let (c, port) = common::receiver("ui-graph");
     open_network_tab(&mut h, &c);
-    type_into(&mut h, "Download rate value", "1 Mbit/s");
-    h.get_by_role_and_label(Role::Button, "Apply").click();
-    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
-        h,
-        ": ↓1 Mbit/s"
-    )));
+    apply_download_rate(&mut h, "1 Mbit/s", ": ↓1 Mbit/s");
 
     let sender = std::thread::spawn(move || common::send_and_measure_kbit(port, 1_200_000));
     // The "now" figure of each frame while the transfer runs (1.2 MB: about 10 s).
@@ -475,13 +445,7 @@ fn timed_shaping_that_ends_while_closed_stays_and_is_found_at_the_next_start() {
                 quayside::testing::local_app_remembering_in(&handle, &cc.egui_ctx, &state)
             });
         open_network_tab(&mut h, &c);
-        type_into(&mut h, "Download rate value", "900 kbit/s");
-        h.get_by_role_and_label(Role::CheckBox, "Clear after")
-            .click();
-        h.step();
-        type_into(&mut h, "Clear after duration", "2 s");
-        h.get_by_role_and_label(Role::Button, "Apply for 2 s")
-            .click();
+        apply_timed(&mut h, "900 kbit/s", "6 s");
         assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
             h,
             "Clears itself in"
