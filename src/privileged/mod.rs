@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
 
 mod remote;
@@ -129,7 +129,7 @@ impl LocalRunner {
         }
         full.extend(argv.iter().map(String::as_str));
         tracing::debug!(command = %command_text, privilege = ?self.privilege, "run");
-        let out = spawn_and_wait(&full, stdin, &command_text).await?;
+        let out = spawn_and_wait(&full, stdin, &command_text, Finish::KillOnDrop).await?;
         if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
             return Err(RunError::SudoNeedsPassword {
                 command: command_text,
@@ -142,8 +142,25 @@ impl LocalRunner {
     /// of what needs privileges (see `Runner::sudo`).
     pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
         tracing::debug!(bytes = script.len(), privilege = ?self.privilege, "run script");
-        spawn_and_wait(&["/bin/sh", "-c", script], None, "sh -c <shaping script>").await
+        spawn_and_wait(
+            &["/bin/sh", "-c", script],
+            None,
+            "sh -c <shaping script>",
+            Finish::RunToEnd,
+        )
+        .await
     }
+}
+
+/// What happens to a started command when its caller stops waiting (the window closed, the
+/// host's task was cancelled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Finish {
+    /// It is killed.
+    KillOnDrop,
+    /// It runs to its end: a shaping script stopped half-way would leave half a tree or a probe
+    /// device behind. It is still killed when it overruns the timeout.
+    RunToEnd,
 }
 
 /// Starts `full` (program and arguments), feeds `stdin`, and waits for it within the timeout.
@@ -151,6 +168,7 @@ async fn spawn_and_wait(
     full: &[&str],
     stdin: Option<&str>,
     command_text: &str,
+    finish: Finish,
 ) -> Result<CommandOutput, RunError> {
     let command_text = command_text.to_owned();
     let Some((program, args)) = full.split_first() else {
@@ -169,7 +187,7 @@ async fn spawn_and_wait(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
+        .kill_on_drop(finish == Finish::KillOnDrop)
         .spawn()
         .map_err(|source| RunError::Spawn {
             command: command_text.clone(),
@@ -185,26 +203,46 @@ async fn spawn_and_wait(
         // Dropping the pipe closes it, so the tool sees the end of its input.
         drop(pipe);
     }
-    let waited = tokio::time::timeout(
-        Duration::from_secs(COMMAND_TIMEOUT_SECS),
-        child.wait_with_output(),
-    )
-    .await;
-    let output = match waited {
+    let (mut out_pipe, mut err_pipe) = (child.stdout.take(), child.stderr.take());
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let finished = async {
+        let read_out = async {
+            match out_pipe.as_mut() {
+                Some(pipe) => pipe.read_to_end(&mut stdout).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let read_err = async {
+            match err_pipe.as_mut() {
+                Some(pipe) => pipe.read_to_end(&mut stderr).await.map(|_| ()),
+                None => Ok(()),
+            }
+        };
+        let (read_out, read_err) = tokio::join!(read_out, read_err);
+        read_out?;
+        read_err?;
+        child.wait().await
+    };
+    let waited = tokio::time::timeout(Duration::from_secs(COMMAND_TIMEOUT_SECS), finished).await;
+    let status = match waited {
         Ok(result) => result.map_err(|source| RunError::Spawn {
             command: command_text.clone(),
             source,
         })?,
         Err(_) => {
+            // A hung command is not left running, whatever `finish` says.
+            if let Err(err) = child.start_kill() {
+                tracing::warn!(command = %command_text, error = %err, "could not kill a command that timed out");
+            }
             return Err(RunError::TimedOut {
                 command: command_text,
             });
         }
     };
     Ok(CommandOutput {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        status: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
     })
 }
 

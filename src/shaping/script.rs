@@ -125,7 +125,12 @@ impl ScriptBuilder {
     /// The finished script.
     pub(crate) fn finish(self) -> Script {
         let marker = format!("::qs-{}", self.nonce);
-        let text = format!("qs_m='{marker}'\nqs_ok=1\nqs_s=0\n{}exit 0\n", self.body);
+        // Nobody reading the output any more (the window closed) must not stop the script
+        // half-way: with SIGPIPE ignored, its writes fail quietly and its steps run to the end.
+        let text = format!(
+            "trap '' PIPE\nqs_m='{marker}'\nqs_ok=1\nqs_s=0\n{}exit 0\n",
+            self.body
+        );
         Script { marker, text }
     }
 }
