@@ -23,6 +23,22 @@ pub fn local_app(runtime: &Handle, ctx: &egui::Context) -> App {
     )
 }
 
+/// The window over the local engine remembering shaping in `dir`, as a later start of the same
+/// installation would.
+pub fn local_app_remembering_in(
+    runtime: &Handle,
+    ctx: &egui::Context,
+    dir: &std::path::Path,
+) -> App {
+    App::open_with_memory(
+        runtime,
+        ctx,
+        Profile::local_only(),
+        None,
+        Some(ShapingMemory::at(dir.join("shaping.json"))),
+    )
+}
+
 /// The real window, with a memory of its own.
 fn open_window(
     runtime: &Handle,

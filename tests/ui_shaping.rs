@@ -8,7 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::ui::{runtime, step_until};
+use common::ui::{
+    drag_slider, enter_text, has_label, local_window, runtime, shows, slider_value, step_until,
+};
 use common::{TestContainer, docker, quayside_ok, run_ok};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
@@ -25,31 +27,32 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
-    let handle = rt.handle().clone();
-    Harness::builder()
-        .with_size(egui::vec2(1500.0, 1000.0))
-        .build_eframe(move |cc| quayside::testing::local_app(&handle, &cc.egui_ctx))
+    local_window(rt)
 }
 
-fn has_label(h: &Harness<'static, App>, label: &str) -> bool {
-    h.query_all_by_label(label).next().is_some()
-}
-
-fn shows(h: &Harness<'static, App>, text: &str) -> bool {
-    h.query_all_by_label_contains(text).next().is_some()
-}
-
-/// Replaces the text of the field labelled `label` with `text`, then leaves the field.
 fn type_into(h: &mut Harness<'static, App>, label: &str, text: &str) {
-    h.get_by_role_and_label(Role::TextInput, label).focus();
+    enter_text(h, label, text);
+}
+
+/// Types `rate` into the download rate and applies it for `duration` ("Clear after").
+fn apply_timed(h: &mut Harness<'static, App>, rate: &str, duration: &str) {
+    enter_text(h, "Download rate value", rate);
+    h.get_by_role_and_label(Role::CheckBox, "Clear after")
+        .click();
     h.step();
-    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
-    h.step();
-    h.get_by_role_and_label(Role::TextInput, label)
-        .type_text(text);
-    h.step();
-    h.key_press(egui::Key::Enter);
-    h.run_steps(2);
+    enter_text(h, "Clear after duration", duration);
+    h.get_by_role_and_label(Role::Button, &format!("Apply for {duration}"))
+        .click();
+}
+
+/// Types `rate` into the download rate, applies, and waits for the read-back to show `shown`.
+fn apply_download_rate(h: &mut Harness<'static, App>, rate: &str, shown: &str) {
+    enter_text(h, "Download rate value", rate);
+    h.get_by_role_and_label(Role::Button, "Apply").click();
+    assert!(
+        step_until(h, Duration::from_secs(15), |h| shows(h, shown)),
+        "the read-back shows {shown}"
+    );
 }
 
 /// Filters the table to `c`, selects it and opens its Network tab, waiting for the read-back.
@@ -117,12 +120,7 @@ fn k6_a_restarted_container_gets_its_remembered_shaping_again() {
     let c = TestContainer::sleeper("ui-k6");
     open_network_tab(&mut h, &c);
 
-    type_into(&mut h, "Download rate value", "1 Mbit/s");
-    h.get_by_role_and_label(Role::Button, "Apply").click();
-    assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
-        h,
-        ": ↓1 Mbit/s"
-    )));
+    apply_download_rate(&mut h, "1 Mbit/s", ": ↓1 Mbit/s");
     assert!(
         step_until(&mut h, Duration::from_secs(5), |h| shows(
             h,
@@ -176,13 +174,7 @@ fn timed_shaping_counts_down_and_clears_itself() {
     let c = TestContainer::sleeper("ui-timed");
     open_network_tab(&mut h, &c);
 
-    type_into(&mut h, "Download rate value", "2 Mbit/s");
-    h.get_by_role_and_label(Role::CheckBox, "Clear after")
-        .click();
-    h.step();
-    type_into(&mut h, "Clear after duration", "4 s");
-    h.get_by_role_and_label(Role::Button, "Apply for 4 s")
-        .click();
+    apply_timed(&mut h, "2 Mbit/s", "4 s");
     assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
         h,
         ": ↓2 Mbit/s"
@@ -223,7 +215,7 @@ fn shaping_left_by_an_earlier_run_is_listed_and_clear_all_removes_it() {
     assert!(
         step_until(&mut h, Duration::from_secs(20), |h| shows(
             h,
-            &format!("{} ({veth}): ↓1.5 Mbit/s", c.name)
+            &format!("{} eth0 ({veth}): ↓1.5 Mbit/s", c.name)
         )),
         "the window lists the tree it found"
     );
@@ -289,33 +281,16 @@ fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabl
         .click();
     h.run_steps(2);
     assert_eq!(
-        h.get_by_role_and_label(Role::Slider, "Download rate")
-            .accesskit_node()
-            .numeric_value(),
-        Some(8000.0),
+        slider_value(&h, "Download rate"),
+        8000.0,
         "the preset filled the download rate"
     );
 
-    // Move the upload rate slider from the preset's 1 Mbit/s towards its left end.
-    let rail = h.get_by_role_and_label(Role::Slider, "Upload rate").rect();
-    let from = egui::pos2(
-        rail.left()
-            + rail.width() * (1000f64.log10() - 8f64.log10()) as f32
-                / (10_000_000f64.log10() - 8f64.log10()) as f32,
-        rail.center().y,
-    );
-    let to = egui::pos2(rail.left() + rail.width() * 0.3, rail.center().y);
-    h.drag_at(from);
-    h.run_steps(2);
-    h.hover_at(to);
-    h.run_steps(2);
-    h.drop_at(to);
-    h.run_steps(2);
-    let up_kbit = h
-        .get_by_role_and_label(Role::Slider, "Upload rate")
-        .accesskit_node()
-        .numeric_value()
-        .unwrap();
+    // Move the upload rate slider from the preset's 1 Mbit/s (on its logarithmic rail from
+    // 8 kbit/s to 10 Gbit/s) towards its left end.
+    let one_mbit = ((1000f64 / 8.0).ln() / (10_000_000f64 / 8.0).ln()) as f32;
+    drag_slider(&mut h, "Upload rate", one_mbit, 0.3);
+    let up_kbit = slider_value(&h, "Upload rate");
     assert!(
         (8.0..1000.0).contains(&up_kbit),
         "the drag lowered the upload rate: {up_kbit}"
@@ -337,4 +312,166 @@ fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabl
         !run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("netem"),
         "no netem was asked for"
     );
+}
+
+/// Ctrl-click two containers: one form shapes both.
+#[test]
+fn one_form_applies_to_every_selected_container() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let word = common::unique_name("ui-group");
+    let a = TestContainer::sleeper(&format!("{word}-a"));
+    let b = TestContainer::sleeper(&format!("{word}-b"));
+    h.get_by_role_and_label(Role::TextInput, "Filter").focus();
+    h.step();
+    h.get_by_role_and_label(Role::TextInput, "Filter")
+        .type_text(&word);
+    h.step();
+    assert!(step_until(&mut h, Duration::from_secs(10), |h| has_label(
+        h, &a.name
+    )
+        && has_label(h, &b.name)));
+    h.get_all_by_label(&a.name).next().unwrap().click();
+    h.run_steps(2);
+    h.get_all_by_label(&b.name)
+        .next()
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    h.run_steps(2);
+    assert!(
+        step_until(&mut h, Duration::from_secs(5), |h| shows(
+            h,
+            "2 containers selected"
+        )),
+        "both selected"
+    );
+    type_into(&mut h, "Download rate value", "1200 kbit/s");
+    h.get_by_role_and_label(Role::Button, "Apply to 2").click();
+    // The click is taken in by the next frames.
+    h.run_steps(2);
+    for c in [&a, &b] {
+        let veth = c.host_veths()[0].2.clone();
+        assert!(
+            common::wait_until(Duration::from_secs(15), || class_rates(&veth)
+                .contains("rate 1200Kbit")),
+            "{} is shaped: {}",
+            c.name,
+            class_rates(&veth)
+        );
+    }
+    assert!(
+        step_until(&mut h, Duration::from_secs(10), |h| h
+            .query_all_by_label_contains("↓1.2 Mbit/s")
+            .count()
+            >= 2),
+        "the Shaping column shows both"
+    );
+}
+
+/// While the tab is open, the graph's current download follows a transfer into the container
+/// at the set rate.
+#[test]
+fn the_graph_shows_the_download_held_to_the_set_rate() {
+    let _serial = serial();
+    let rt = runtime();
+    let mut h = window(&rt);
+    let (c, port) = common::receiver("ui-graph");
+    open_network_tab(&mut h, &c);
+    apply_download_rate(&mut h, "1 Mbit/s", ": ↓1 Mbit/s");
+
+    let sender = std::thread::spawn(move || common::send_and_measure_kbit(port, 1_200_000));
+    // The "now" figure of each frame while the transfer runs (1.2 MB: about 10 s).
+    let mut shown = Vec::new();
+    let start = std::time::Instant::now();
+    while !sender.is_finished() && start.elapsed() < Duration::from_secs(40) {
+        h.step();
+        if let Some(line) = h
+            .query_all_by_label_contains("Now (2 s): ↓")
+            .find_map(|n| n.accesskit_node().value())
+        {
+            let now = line
+                .split("Now (2 s): ↓ ")
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+            let mut words = now.split_whitespace();
+            let number: f64 = words.next().unwrap_or("0").parse().unwrap_or(0.0);
+            let kbit = match words.next() {
+                Some("Mbit/s") => number * 1000.0,
+                _ => number,
+            };
+            shown.push(kbit);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let goodput = sender.join().unwrap();
+    // Skip the ramp-up (the first two seconds of figures include the idle time before).
+    let busy: Vec<f64> = shown.iter().copied().filter(|k| *k > 100.0).collect();
+    assert!(
+        busy.len() > 40,
+        "the graph followed the transfer: {shown:?}"
+    );
+    let steady = &busy[busy.len() / 4..busy.len() * 3 / 4];
+    let mean = steady.iter().sum::<f64>() / steady.len() as f64;
+    // The kernel's counters move in steps of up to one offloaded segment (64 KiB), so two
+    // seconds at 1 Mbit/s can read up to about a quarter high or low; their mean cannot.
+    assert!(
+        (850.0..=1100.0).contains(&mean),
+        "the graph's mean {mean:.0} kbit/s is the set rate (goodput {goodput:.0})"
+    );
+    let peak = steady.iter().copied().fold(0.0, f64::max);
+    assert!(
+        peak <= 1400.0,
+        "no figure strays past one segment: {peak:.0}"
+    );
+}
+
+/// Timed shaping whose time runs out while no window is open stays on the veth, and the next
+/// window lists it as such.
+#[test]
+fn timed_shaping_that_ends_while_closed_stays_and_is_found_at_the_next_start() {
+    let _serial = serial();
+    let dir = std::env::temp_dir().join(common::unique_name("qs-state"));
+    let c = TestContainer::sleeper("ui-closed");
+    let veth = c.host_veths()[0].2.clone();
+    {
+        let rt = runtime();
+        let handle = rt.handle().clone();
+        let state = dir.clone();
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1500.0, 1000.0))
+            .build_eframe(move |cc| {
+                quayside::testing::local_app_remembering_in(&handle, &cc.egui_ctx, &state)
+            });
+        open_network_tab(&mut h, &c);
+        apply_timed(&mut h, "900 kbit/s", "6 s");
+        assert!(step_until(&mut h, Duration::from_secs(15), |h| shows(
+            h,
+            "Clears itself in"
+        )));
+        // The window closes before the time is up.
+    }
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(
+        class_rates(&veth).contains("rate 900Kbit"),
+        "with no window the tree stays"
+    );
+
+    let rt = runtime();
+    let handle = rt.handle().clone();
+    let state = dir.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 1000.0))
+        .build_eframe(move |cc| {
+            quayside::testing::local_app_remembering_in(&handle, &cc.egui_ctx, &state)
+        });
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| shows(
+            h,
+            "its time ran out while Quayside was closed"
+        )),
+        "the next window lists it"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -25,11 +25,12 @@ use crate::hosts::profile::HostEntry;
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState,
 };
-use crate::shaping::host_check::Capability;
 use crate::shaping::memory::{Remembered, ShapingMemory};
 use crate::shaping::ops::ShapingReport;
+use crate::shaping::preflight::Preflight;
 use crate::shaping::profile::ShapingProfile;
 use crate::shaping::traffic::TrafficSample;
+use crate::shaping::trees::{ClearAllReport, OwnedTree};
 
 /// How many commands may wait for one host before new ones are refused.
 const HOST_COMMAND_CAPACITY: usize = 64;
@@ -87,16 +88,6 @@ pub(crate) enum Command {
     },
     /// Run, exec, and the live views of the Top, Stats and Logs tabs (`tools.rs`).
     Tool(tools::ToolCommand),
-}
-
-/// A container found holding Quayside's shaping.
-#[derive(Clone, Debug)]
-pub(crate) struct FoundShaping {
-    pub(crate) key: ContainerKey,
-    pub(crate) name: String,
-    pub(crate) report: ShapingReport,
-    /// Timed shaping whose time ran out while Quayside was not running.
-    pub(crate) expired: bool,
 }
 
 /// What the user decided about an unknown host key.
@@ -196,17 +187,19 @@ pub(crate) enum Event {
     /// What the host can do for shaping (tc, privileges, ifb, netem), tried when it connected.
     HostChecked {
         host: HostId,
-        capabilities: Vec<Capability>,
+        preflight: Preflight,
     },
     /// The containers of a host that hold shaping of ours, found when the host connected.
     ShapingFound {
         host: HostId,
-        found: Vec<FoundShaping>,
+        trees: Vec<OwnedTree>,
+        /// Containers whose timed shaping ran out while no window was open.
+        expired: Vec<String>,
     },
-    /// "Clear all shaping" on a host finished: one line per container, or why it failed.
+    /// "Clear all shaping" on a host finished, tree by tree, or why it could not run.
     HostShapingCleared {
         host: HostId,
-        outcome: Result<Vec<String>, String>,
+        outcome: Result<ClearAllReport, String>,
     },
     /// One sample of a watched container's traffic counters.
     TrafficSampled {

@@ -12,15 +12,16 @@ use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinHandle;
 
-use super::{Command, Event, EventSink, FoundShaping};
+use super::{Command, Event, EventSink};
 use crate::docker;
 use crate::hosts::connect::HostConnection;
 use crate::model::{ContainerKey, ContainerSummary, HostId};
-use crate::shaping::host_check;
 use crate::shaping::memory::{MemoryError, Remembered, ShapingMemory};
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
+use crate::shaping::preflight;
 use crate::shaping::profile::{ShapingProfile, Tolerance};
 use crate::shaping::traffic;
+use crate::shaping::trees::{self, ClearAllReport};
 
 /// How often a watched container's counters are read.
 const SAMPLE_EVERY_MS: u64 = 500;
@@ -102,7 +103,7 @@ impl ShapingService {
                 }
                 let (conn, sink, memory) = (conn.clone(), self.sink.clone(), self.memory.clone());
                 tokio::spawn(async move {
-                    let outcome = clear_all(&conn, &sink, memory, &host).await;
+                    let outcome = clear_all(&conn, memory, &host).await;
                     sink.send(Event::HostShapingCleared { host, outcome }).await;
                 });
             }
@@ -190,7 +191,7 @@ impl ShapingService {
         self.spawn_check(conn);
         let host = self.host.0.clone();
         let remembered_here: Vec<Remembered> = all.into_iter().filter(|r| r.host == host).collect();
-        self.spawn_scan(conn, rows, remembered_here.clone());
+        self.spawn_scan(conn, remembered_here.clone());
         for remembered in remembered_here {
             let Some(row) = rows
                 .iter()
@@ -225,57 +226,48 @@ impl ShapingService {
     fn spawn_check(&mut self, conn: &HostConnection) {
         let (runner, sink, host) = (conn.runner.clone(), self.sink.clone(), self.host.clone());
         let task = tokio::spawn(async move {
-            let capabilities = host_check::check(&runner).await;
-            for cap in &capabilities {
-                if let Some(why) = &cap.missing {
-                    tracing::warn!(host = %host, capability = cap.name, reason = %why, "missing on the host");
+            let preflight = preflight::preflight(&runner).await;
+            for (name, capability) in preflight.named() {
+                if !capability.is_available() {
+                    tracing::warn!(host = %host, capability = name, detail = %capability.line(), "missing on the host");
                 }
             }
-            sink.send(Event::HostChecked { host, capabilities }).await;
+            sink.send(Event::HostChecked { host, preflight }).await;
         });
         if let Some(old) = self.check.replace(task) {
             old.abort();
         }
     }
 
-    /// Reads the shaping of every running container in the background, reports each, and lists
-    /// those holding shaping of ours (so that trees left by an earlier run are seen).
-    fn spawn_scan(
-        &mut self,
-        conn: &HostConnection,
-        rows: &[ContainerSummary],
-        remembered: Vec<Remembered>,
-    ) {
-        let running: Vec<ContainerSummary> = rows
-            .iter()
-            .filter(|r| r.state.is_running())
-            .cloned()
-            .collect();
+    /// Lists the trees of ours on the host in the background (left by an earlier run, the
+    /// command line, or timed shaping that ran out while no window was open).
+    fn spawn_scan(&mut self, conn: &HostConnection, remembered: Vec<Remembered>) {
         let (conn, sink, host) = (conn.clone(), self.sink.clone(), self.host.clone());
         let task = tokio::spawn(async move {
-            let mut found = Vec::new();
-            for row in running {
-                let key = row.key();
-                // A container without a network of its own (host mode, …) has nothing to find.
-                let Ok(report) = ops::read(&conn.docker, &conn.runner, &key).await else {
-                    continue;
-                };
-                let shaped = report.profile().is_some_and(|p| !p.is_unshaped());
-                if shaped {
+            match trees::owned_trees(&conn.docker, &conn.runner, &host).await {
+                Ok(trees) => {
+                    let now = SystemTime::now();
                     let expired = remembered
                         .iter()
-                        .any(|r| r.name == row.name && r.has_expired(SystemTime::now()));
-                    found.push(FoundShaping {
-                        key: key.clone(),
-                        name: row.name.clone(),
-                        report: report.clone(),
+                        .filter(|r| r.has_expired(now))
+                        .map(|r| r.name.clone())
+                        .collect();
+                    tracing::info!(host = %host, trees = trees.len(), "looked for shaping of ours");
+                    sink.send(Event::ShapingFound {
+                        host,
+                        trees,
                         expired,
-                    });
+                    })
+                    .await;
                 }
-                sink.send(Event::ShapingReported { key, report }).await;
+                Err(err) => {
+                    sink.send(Event::Failed {
+                        host,
+                        error: format!("cannot look for shaping of Quayside's: {err}"),
+                    })
+                    .await;
+                }
             }
-            tracing::info!(host = %host, shaped = found.len(), "looked for shaping of ours");
-            sink.send(Event::ShapingFound { host, found }).await;
         });
         if let Some(old) = self.scan.replace(task) {
             old.abort();
@@ -340,35 +332,33 @@ impl Drop for ShapingService {
     }
 }
 
-/// Clears every running container of the host, one line per container; a container that
-/// cannot be shaped at all (host network, …) is skipped.
+/// Clears every tree of ours on the host in one batch, and forgets the shaping of each
+/// container cleared.
 async fn clear_all(
     conn: &HostConnection,
-    sink: &EventSink,
     memory: Option<ShapingMemory>,
     host: &HostId,
-) -> Result<Vec<String>, String> {
-    let rows = docker::list(&conn.docker, host, false)
+) -> Result<ClearAllReport, String> {
+    let report = trees::clear_all(&conn.docker, &conn.runner, host)
         .await
         .map_err(|e| e.to_string())?;
-    let mut lines = Vec::new();
-    for row in rows.iter().filter(|r| r.state.is_running()) {
-        let key = row.key();
-        match ops::clear(&conn.docker, &conn.runner, &key).await {
-            Ok(report) => {
-                if report.outcome != ops::Outcome::AlreadyClear {
-                    lines.push(format!("{}: {}", row.name, report.headline()));
-                }
-                remember(conn, sink, memory.clone(), &key, None).await;
-                sink.send(Event::ShapingReported { key, report }).await;
-            }
-            Err(ops::ShapingError::HostNetwork { .. })
-            | Err(ops::ShapingError::SharedNetwork { .. })
-            | Err(ops::ShapingError::NoInterfaces { .. }) => {}
-            Err(err) => lines.push(format!("{}: {err}", row.name)),
+    if let Some(memory) = memory {
+        let names: Vec<String> = report
+            .trees
+            .iter()
+            .filter(|t| t.cleared)
+            .filter_map(|t| t.tree.owner.as_ref().map(|o| o.name.clone()))
+            .collect();
+        let host = host.0.clone();
+        let forgotten = tokio::task::spawn_blocking(move || {
+            names.iter().try_for_each(|name| memory.forget(&host, name))
+        })
+        .await;
+        if let Ok(Err(err)) = forgotten {
+            tracing::error!(error = %err, "could not forget the cleared shaping");
         }
     }
-    Ok(lines)
+    Ok(report)
 }
 
 /// Waits `left`, then clears the container's shaping and forgets it.

@@ -8,7 +8,6 @@
 
 pub(crate) mod edit;
 mod gather;
-pub(crate) mod host_check;
 mod memo;
 pub(crate) mod memory;
 pub(crate) mod ops;

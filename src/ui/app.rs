@@ -337,7 +337,10 @@ impl App {
                 }
             }
             Event::ShapingReported { key, report } => {
-                self.host_shaping.reported(&key, &report);
+                if let Some(row) = self.store.get(&key) {
+                    let name = row.name.clone();
+                    self.host_shaping.reported(&key.host, &name, &report);
+                }
                 if report.outcome != Outcome::Read {
                     let name = self.display_name(&key);
                     self.toasts.info(format!("{name}: {}", report.headline()));
@@ -379,29 +382,56 @@ impl App {
                 }
             }
             Event::ShapingPreviewed { key, outcome } => self.network.previewed(&key, outcome),
-            Event::HostChecked { host, capabilities } => {
-                self.host_shaping.capabilities.insert(host, capabilities);
+            Event::HostChecked { host, preflight } => {
+                self.host_shaping.preflight.insert(host, preflight);
             }
-            Event::ShapingFound { host, found } => {
-                if !found.is_empty() {
-                    let names: Vec<String> = found.iter().map(|f| f.name.clone()).collect();
+            Event::ShapingFound {
+                host,
+                trees,
+                expired,
+            } => {
+                if !trees.is_empty() {
+                    let labels: Vec<String> = trees.iter().map(|t| t.label()).collect();
                     self.toasts.info(format!(
                         "Host {host}: shaping of Quayside's found on {}",
-                        names.join(", ")
+                        labels.join(", ")
                     ));
                 }
-                self.host_shaping.found_on(&host, found);
+                for tree in &trees {
+                    if let (Some(owner), Some(profile)) = (&tree.owner, &tree.profile)
+                        && let Some(key) = self
+                            .store
+                            .containers_of(&host)
+                            .find(|row| row.name == owner.name)
+                            .map(|row| row.key())
+                    {
+                        self.network.set_held(&key, profile.clone());
+                    }
+                }
+                self.host_shaping
+                    .found
+                    .insert(host, host_shaping::Found { trees, expired });
             }
             Event::HostShapingCleared { host, outcome } => match outcome {
-                Ok(lines) if lines.is_empty() => {
+                Ok(report) => {
                     self.host_shaping.found.remove(&host);
-                    self.toasts
-                        .info(format!("Host {host}: no shaping to clear, already clear"));
-                }
-                Ok(lines) => {
-                    self.host_shaping.found.remove(&host);
-                    self.toasts
-                        .info(format!("Host {host}: {}", lines.join("; ")));
+                    for cleared in report.trees.iter().filter(|t| t.cleared) {
+                        if let Some(owner) = &cleared.tree.owner
+                            && let Some(key) = self
+                                .store
+                                .containers_of(&host)
+                                .find(|row| row.name == owner.name)
+                                .map(|row| row.key())
+                        {
+                            self.network.container_down(&key);
+                        }
+                    }
+                    let text = report.lines().join("; ");
+                    if report.all_cleared() {
+                        self.toasts.info(text);
+                    } else {
+                        self.toasts.error(text);
+                    }
                 }
                 Err(error) => self
                     .toasts

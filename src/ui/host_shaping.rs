@@ -1,6 +1,6 @@
-//! What the host tree shows of each host's shaping: the preflight (tc, netem, ifb,
-//! privileges, each with the fix when missing), the trees of ours found on the host at
-//! start-up with a Clear for each, and "Clear all shaping on this host" behind a confirmation.
+//! What the host tree shows of each host's shaping: the preflight (tc, privileges, ifb, netem,
+//! each with the fix when missing), the trees of ours found on the host when it connected with
+//! a Clear for each, and "Clear all shaping on this host" behind a confirmation.
 //!
 //! The data arrives as backend events; this module draws it and turns clicks into commands.
 
@@ -9,103 +9,73 @@ use std::collections::HashMap;
 use eframe::egui;
 
 use super::app::App;
-use crate::backend::{Command, FoundShaping};
-use crate::model::{ContainerKey, HostId};
-use crate::shaping::host_check::Capability;
+use crate::backend::Command;
+use crate::model::HostId;
 use crate::shaping::ops::ShapingReport;
+use crate::shaping::preflight::{Capability, Preflight};
+use crate::shaping::trees::OwnedTree;
 
-/// A shaping tree of ours found on a host.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) struct FoundTree {
-    /// The container it shapes, when one still owns the veth.
-    pub(crate) container: Option<(ContainerKey, String)>,
-    /// The veth or IFB that carries it.
-    pub(crate) device: String,
-    /// What it holds, in one line.
-    pub(crate) summary: String,
+/// The trees of ours found on a host when it connected.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) trees: Vec<OwnedTree>,
+    /// Containers whose timed shaping ran out while no window was open.
+    pub(crate) expired: Vec<String>,
 }
 
 /// The shaping state of every host, as the window knows it.
 #[derive(Default)]
 pub(crate) struct HostShaping {
-    pub(crate) capabilities: HashMap<HostId, Vec<Capability>>,
-    pub(crate) found: HashMap<HostId, Vec<FoundTree>>,
+    pub(crate) preflight: HashMap<HostId, Preflight>,
+    pub(crate) found: HashMap<HostId, Found>,
     /// The host whose "Clear all shaping" waits for the user's confirmation.
     pub(crate) confirm_clear_all: Option<HostId>,
 }
 
 impl HostShaping {
-    /// Takes the list of containers found holding shaping of ours on `host`.
-    pub(crate) fn found_on(&mut self, host: &HostId, found: Vec<FoundShaping>) {
-        let trees = found
-            .into_iter()
-            .map(|f| {
-                let device = f
-                    .report
-                    .interfaces
-                    .iter()
-                    .map(|i| i.target.veth.clone())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let mut summary = f.report.profile().map(|p| p.summary()).unwrap_or_default();
-                if f.expired {
-                    summary.push_str(" (timed; its time ran out while Quayside was closed)");
-                }
-                FoundTree {
-                    container: Some((f.key, f.name)),
-                    device,
-                    summary,
-                }
-            })
-            .collect();
-        self.found.insert(host.clone(), trees);
-    }
-
-    /// A container's shaping changed: a found tree that is now clear leaves the list.
-    pub(crate) fn reported(&mut self, key: &ContainerKey, report: &ShapingReport) {
-        let clear = report.profile().is_none_or(|p| p.is_unshaped());
-        if let (true, Some(trees)) = (clear, self.found.get_mut(&key.host)) {
-            trees.retain(|t| t.container.as_ref().is_none_or(|(k, _)| k != key));
+    /// Why impairments cannot work on `host`, when the preflight said netem is missing.
+    pub(crate) fn netem_missing(&self, host: &HostId) -> Option<String> {
+        match &self.preflight.get(host)?.netem {
+            Capability::Available { .. } => None,
+            Capability::Missing { reason, fix } => Some(format!("{reason}; {fix}")),
         }
     }
 
-    /// Why impairments cannot work on `host`, when the preflight said netem is missing.
-    pub(crate) fn netem_missing(&self, host: &HostId) -> Option<String> {
-        self.capabilities
-            .get(host)?
-            .iter()
-            .find(|c| c.name == "netem")?
-            .missing
-            .clone()
+    /// A container's shaping changed: a found tree that is now clear leaves the list.
+    pub(crate) fn reported(&mut self, host: &HostId, name: &str, report: &ShapingReport) {
+        let clear = report.profile().is_none_or(|p| p.is_unshaped());
+        if let (true, Some(found)) = (clear, self.found.get_mut(host)) {
+            found
+                .trees
+                .retain(|t| t.owner.as_ref().is_none_or(|o| o.name != name));
+        }
     }
 }
 
 /// The lines under one host in the tree.
 pub(crate) fn host_shaping_ui(app: &mut App, host: &HostId, online: bool, ui: &mut egui::Ui) {
     let mut commands = Vec::new();
-    if let Some(capabilities) = app.host_shaping.capabilities.get(host) {
+    if let Some(preflight) = app.host_shaping.preflight.get(host) {
         ui.horizontal_wrapped(|ui| {
-            for cap in capabilities {
-                let (mark, colour) = match &cap.missing {
-                    None => ("●", egui::Color32::from_rgb(80, 180, 100)),
-                    Some(_) => ("●", ui.visuals().warn_fg_color),
+            for (name, capability) in preflight.named() {
+                let colour = if capability.is_available() {
+                    egui::Color32::from_rgb(80, 180, 100)
+                } else {
+                    ui.visuals().warn_fg_color
                 };
-                let label = ui.label(
-                    egui::RichText::new(format!("{mark} {}", cap.name))
+                ui.label(
+                    egui::RichText::new(format!("● {name}"))
                         .small()
                         .color(colour),
-                );
-                match &cap.missing {
-                    Some(why) => label.on_hover_text(why),
-                    None => label.on_hover_text(format!("{} is available", cap.name)),
-                };
+                )
+                .on_hover_text(format!("{name}: {}", capability.line()));
             }
         });
-        for cap in capabilities {
-            if let Some(why) = &cap.missing {
+        for (name, capability) in preflight.named() {
+            if let Capability::Missing { reason, fix } = capability {
                 ui.add(
                     egui::Label::new(
-                        egui::RichText::new(format!("{} unavailable: {why}", cap.name))
+                        egui::RichText::new(format!("{name} unavailable: {reason}; {fix}"))
                             .small()
                             .color(ui.visuals().warn_fg_color),
                     )
@@ -115,22 +85,35 @@ pub(crate) fn host_shaping_ui(app: &mut App, host: &HostId, online: bool, ui: &m
         }
     }
     if let Some(found) = app.host_shaping.found.get(host)
-        && !found.is_empty()
+        && !found.trees.is_empty()
     {
         ui.label(
-            egui::RichText::new(format!("Shaping found on this host: {}", found.len())).small(),
+            egui::RichText::new(format!("Shaping found on this host: {}", found.trees.len()))
+                .small(),
         );
-        for tree in found {
+        for tree in &found.trees {
+            let held = tree
+                .profile
+                .as_ref()
+                .map(|p| p.summary())
+                .unwrap_or_else(|| "nothing".to_owned());
+            let mut line = format!("{}: {held}", tree.label());
+            let owner = tree.owner.as_ref().map(|o| o.name.as_str());
+            if owner.is_some_and(|name| found.expired.iter().any(|e| e == name)) {
+                line.push_str(" (timed; its time ran out while Quayside was closed)");
+            }
+            let key = owner.and_then(|name| {
+                app.store
+                    .containers_of(host)
+                    .find(|row| row.name == name)
+                    .map(|row| row.key())
+            });
             ui.horizontal_wrapped(|ui| {
-                let who = match &tree.container {
-                    Some((_, name)) => format!("{name} ({})", tree.device),
-                    None => format!("{} (its container is gone)", tree.device),
-                };
-                ui.label(egui::RichText::new(format!("{who}: {}", tree.summary)).small());
-                if let Some((key, _)) = &tree.container
+                ui.label(egui::RichText::new(line).small());
+                if let Some(key) = key
                     && ui.small_button("Clear").clicked()
                 {
-                    commands.push(Command::ClearShaping { key: key.clone() });
+                    commands.push(Command::ClearShaping { key });
                 }
             });
         }

@@ -178,6 +178,11 @@ impl NetworkForms {
         self.held.get(key)
     }
 
+    /// What the container's veth holds, learnt without a report (a host-wide look).
+    pub(crate) fn set_held(&mut self, key: &ContainerKey, profile: ShapingProfile) {
+        self.held.insert(key.clone(), profile);
+    }
+
     /// Takes a report: the form now starts from what the kernel holds.
     pub(crate) fn reported(&mut self, key: &ContainerKey, report: ShapingReport) {
         match report.profile() {

@@ -15,6 +15,10 @@ use crate::shaping::traffic::TrafficSample;
 
 /// How many samples are kept: two minutes at two a second.
 const HISTORY_LEN: usize = 241;
+/// The span the "now" figures average over. Half-second windows of a rate-limited flow swing
+/// widely (the kernel hands segmentation-offloaded packets of up to 64 KiB to the qdisc at
+/// once); two seconds read steadily.
+const NOW_SPAN_SECS: f64 = 2.0;
 
 /// One interval between two samples, as rates.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,6 +52,24 @@ impl TrafficHistory {
         self.samples.clear();
     }
 
+    /// Average rates (down, up) in kbit/s over the last [`NOW_SPAN_SECS`], once that much
+    /// history exists.
+    pub(crate) fn recent_kbit(&self) -> Option<(f64, f64)> {
+        let last = self.samples.back()?;
+        let first = self
+            .samples
+            .iter()
+            .rev()
+            .find(|s| last.at_secs - s.at_secs >= NOW_SPAN_SECS)?;
+        let secs = last.at_secs - first.at_secs;
+        let down = last.down_bytes.checked_sub(first.down_bytes)?;
+        let up = last.up_bytes.checked_sub(first.up_bytes)?;
+        Some((
+            down as f64 * 8.0 / 1000.0 / secs,
+            up as f64 * 8.0 / 1000.0 / secs,
+        ))
+    }
+
     /// The rates between successive samples, oldest first.
     pub(crate) fn points(&self) -> Vec<TrafficPoint> {
         let Some(first) = self.samples.front() else {
@@ -57,11 +79,11 @@ impl TrafficHistory {
             .iter()
             .zip(self.samples.iter().skip(1))
             .filter_map(|(a, b)| {
-                let secs = b.at.duration_since(a.at).as_secs_f64();
+                let secs = b.at_secs - a.at_secs;
                 let down = b.down_bytes.checked_sub(a.down_bytes)?;
                 let up = b.up_bytes.checked_sub(a.up_bytes)?;
                 (secs > 0.0).then(|| TrafficPoint {
-                    t_secs: b.at.duration_since(first.at).as_secs_f64(),
+                    t_secs: b.at_secs - first.at_secs,
                     down_kbit: down as f64 * 8.0 / 1000.0 / secs,
                     up_kbit: up as f64 * 8.0 / 1000.0 / secs,
                     down_drops: b.down_drops.saturating_sub(a.down_drops),
@@ -80,17 +102,17 @@ pub(crate) fn graph_ui(
     set_up_kbit: u64,
 ) {
     let points = history.points();
-    match points.last() {
-        Some(last) => {
+    match (history.recent_kbit(), points.last()) {
+        (Some((down, up)), Some(last)) => {
             ui.label(format!(
-                "Now: ↓ {}  ↑ {}   drops in the last interval: ↓ {}  ↑ {}",
-                format::throughput(last.down_kbit),
-                format::throughput(last.up_kbit),
+                "Now (2 s): ↓ {}  ↑ {}   drops in the last interval: ↓ {}  ↑ {}",
+                format::throughput(down),
+                format::throughput(up),
                 last.down_drops,
                 last.up_drops
             ));
         }
-        None => {
+        _ => {
             ui.weak("Waiting for the first counters…");
         }
     }
@@ -137,13 +159,11 @@ pub(crate) fn graph_ui(
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
 
-    fn sample(at: Instant, down: u64, up: u64, drops: u64) -> TrafficSample {
+    fn sample(at_secs: f64, down: u64, up: u64, drops: u64) -> TrafficSample {
         TrafficSample {
-            at,
+            at_secs,
             down_bytes: down,
             up_bytes: up,
             down_drops: drops,
@@ -153,27 +173,33 @@ mod tests {
 
     #[test]
     fn rates_are_bits_per_second_between_samples() {
-        let t0 = Instant::now();
+        let t0 = 100.0;
         let mut h = TrafficHistory::default();
         h.push(sample(t0, 0, 0, 0));
-        h.push(sample(t0 + Duration::from_millis(500), 62_500, 12_500, 3));
+        h.push(sample(t0 + 0.5, 62_500, 12_500, 3));
         let points = h.points();
         assert_eq!(points.len(), 1);
         assert!((points[0].down_kbit - 1000.0).abs() < 1e-9);
         assert!((points[0].up_kbit - 200.0).abs() < 1e-9);
         assert_eq!(points[0].down_drops, 3);
         assert!((points[0].t_secs - 0.5).abs() < 1e-9);
+        assert_eq!(h.recent_kbit(), None, "half a second is not enough for now");
+        for i in 2..=5 {
+            h.push(sample(t0 + 0.5 * i as f64, 62_500 * i, 12_500, 0));
+        }
+        let (down, _) = h.recent_kbit().unwrap();
+        assert!((down - 1000.0).abs() < 1e-6, "{down}");
     }
 
     #[test]
     fn a_counter_that_goes_back_draws_no_spike_and_the_history_stays_bounded() {
-        let t0 = Instant::now();
+        let t0 = 100.0;
         let mut h = TrafficHistory::default();
         h.push(sample(t0, 1_000_000, 0, 0));
-        h.push(sample(t0 + Duration::from_millis(500), 10, 0, 0));
+        h.push(sample(t0 + 0.5, 10, 0, 0));
         assert!(h.points().is_empty());
-        for i in 0..1000 {
-            h.push(sample(t0 + Duration::from_millis(500 * i), i * 100, 0, 0));
+        for i in 0..1000u64 {
+            h.push(sample(t0 + 0.5 * i as f64, i * 100, 0, 0));
         }
         assert_eq!(h.samples.len(), HISTORY_LEN);
     }
