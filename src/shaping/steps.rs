@@ -308,20 +308,6 @@ fn parsed_reads(
     }
 }
 
-/// Runs a read-only command that must succeed; returns its stdout.
-pub(crate) async fn checked(runner: &Runner, argv: &[&str]) -> Result<String, ShapingError> {
-    let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
-    let out = runner.run(&argv, None).await?;
-    if out.success() {
-        Ok(out.stdout)
-    } else {
-        Err(ShapingError::Tool {
-            command: argv.join(" "),
-            words: tool_words(&out),
-        })
-    }
-}
-
 /// The error a failed section is: sudo's refusal, or the tool's words.
 fn section_error(section: &SectionOutput, command: &str) -> ShapingError {
     if stderr_is_sudo_password_refusal(&section.stderr) {
