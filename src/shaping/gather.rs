@@ -25,6 +25,7 @@ pub(crate) const ORPHANS: &str = "orphans";
 pub(crate) const ORPHANS_DEL: &str = "orphans-del-found";
 pub(crate) const GUARD: &str = "guard";
 pub(crate) const TC_READ: &str = "tc-read";
+pub(crate) const QDISCS: &str = "qdiscs";
 
 /// One veth to read, with the name of its IFB.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,9 +74,6 @@ pub(crate) fn add_discovery(b: &mut ScriptBuilder, tools: &ToolPaths, pid: i64) 
     );
     b.command(HOST, &[&tools.ip, "-d", "-j", "link", "show"], false, None);
 }
-
-/// Section names of a host survey.
-pub(crate) const QDISCS: &str = "qdiscs";
 
 /// The section that lists the links inside the namespace of the `i`-th container entered.
 pub(crate) fn inside_section(i: usize) -> String {

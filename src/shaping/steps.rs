@@ -117,8 +117,8 @@ pub(crate) async fn read(runner: &Runner, specs: &[ReadSpec]) -> Result<Reads, S
     parsed_reads(runner, &sections, specs)
 }
 
-/// Runs the plans in one process: orphaned IFBs deleted (a failure there is only logged), the
-/// plans' links created, all their tc lines as one batch (with `force`, tc goes on past a
+/// Runs the plans in one process: `orphans` and the orphaned IFBs the script's own scan finds
+/// deleted (a failure there is only logged), the plans' links created, all their tc lines as one batch (with `force`, tc goes on past a
 /// failing line, for clearing) that also reads every spec back, unless links are to be
 /// deleted after it: then the read-back follows their deletion.
 ///
