@@ -103,7 +103,7 @@ impl ShapingService {
                 }
                 let (conn, sink, memory) = (conn.clone(), self.sink.clone(), self.memory.clone());
                 tokio::spawn(async move {
-                    let outcome = clear_all(&conn, memory, &host).await;
+                    let outcome = clear_all(&conn, &sink, memory, &host).await;
                     sink.send(Event::HostShapingCleared { host, outcome }).await;
                 });
             }
@@ -175,20 +175,14 @@ impl ShapingService {
     /// After (re)connecting: restarts the timers of timed shaping on running containers, and
     /// tells the window what is remembered for them.
     pub(super) async fn resume(&mut self, conn: &HostConnection, rows: &[ContainerSummary]) {
+        self.spawn_check(conn);
         let Some(memory) = self.memory.clone() else {
+            self.spawn_scan(conn, Vec::new());
             return;
         };
-        let all = match tokio::task::spawn_blocking({
-            let memory = memory.clone();
-            move || memory.all()
-        })
-        .await
-        {
-            Ok(Ok(all)) => all,
-            Ok(Err(err)) => return memory_failed(&self.sink, &self.host, &err).await,
-            Err(_) => return,
-        };
-        self.spawn_check(conn);
+        let all = with_memory(&memory, &self.host, &self.sink, |m| m.all())
+            .await
+            .unwrap_or_default();
         let host = self.host.0.clone();
         let remembered_here: Vec<Remembered> = all.into_iter().filter(|r| r.host == host).collect();
         self.spawn_scan(conn, remembered_here.clone());
@@ -336,6 +330,7 @@ impl Drop for ShapingService {
 /// container cleared.
 async fn clear_all(
     conn: &HostConnection,
+    sink: &EventSink,
     memory: Option<ShapingMemory>,
     host: &HostId,
 ) -> Result<ClearAllReport, String> {
@@ -349,14 +344,11 @@ async fn clear_all(
             .filter(|t| t.cleared)
             .filter_map(|t| t.tree.owner.as_ref().map(|o| o.name.clone()))
             .collect();
-        let host = host.0.clone();
-        let forgotten = tokio::task::spawn_blocking(move || {
-            names.iter().try_for_each(|name| memory.forget(&host, name))
+        let h = host.0.clone();
+        with_memory(&memory, host, sink, move |m| {
+            names.iter().try_for_each(|name| m.forget(&h, name))
         })
         .await;
-        if let Ok(Err(err)) = forgotten {
-            tracing::error!(error = %err, "could not forget the cleared shaping");
-        }
     }
     Ok(report)
 }
@@ -441,27 +433,40 @@ async fn remember(
             return;
         }
     };
-    let host = key.host.clone();
-    let stored = {
-        let (memory, host, name, held) = (memory.clone(), host.clone(), name.clone(), held.clone());
-        tokio::task::spawn_blocking(move || match held {
-            Some((profile, until)) => memory
-                .remember(&host.0, &name, &profile, until)
-                .and_then(|()| memory.lookup(&host.0, &name)),
-            None => memory.forget(&host.0, &name).map(|()| None),
+    let host = key.host.0.clone();
+    let stored = with_memory(&memory, &key.host, sink, move |m| match held {
+        Some((profile, until)) => m
+            .remember(&host, &name, &profile, until)
+            .and_then(|()| m.lookup(&host, &name)),
+        None => m.forget(&host, &name).map(|()| None),
+    })
+    .await;
+    if let Some(remembered) = stored {
+        sink.send(Event::ShapingRemembered {
+            key: key.clone(),
+            remembered,
         })
-        .await
-    };
-    match stored {
-        Ok(Ok(remembered)) => {
-            sink.send(Event::ShapingRemembered {
-                key: key.clone(),
-                remembered,
-            })
-            .await
+        .await;
+    }
+}
+
+/// Runs `job` on the memory file off the async threads; a failure is reported to the window
+/// (and logged) once, here.
+async fn with_memory<T: Send + 'static>(
+    memory: &ShapingMemory,
+    host: &HostId,
+    sink: &EventSink,
+    job: impl FnOnce(&ShapingMemory) -> Result<T, MemoryError> + Send + 'static,
+) -> Option<T> {
+    let memory = memory.clone();
+    match tokio::task::spawn_blocking(move || job(&memory)).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(err)) => {
+            memory_failed(sink, host, &err).await;
+            None
         }
-        Ok(Err(err)) => memory_failed(sink, &host, &err).await,
-        Err(_) => {}
+        // The blocking task panicked: already reported by the panic hook.
+        Err(_) => None,
     }
 }
 
@@ -471,22 +476,15 @@ async fn lookup(
     name: &str,
     sink: &EventSink,
 ) -> Option<Remembered> {
-    let (m, h, n) = (memory.clone(), host.0.clone(), name.to_owned());
-    match tokio::task::spawn_blocking(move || m.lookup(&h, &n)).await {
-        Ok(Ok(found)) => found,
-        Ok(Err(err)) => {
-            memory_failed(sink, host, &err).await;
-            None
-        }
-        Err(_) => None,
-    }
+    let (h, n) = (host.0.clone(), name.to_owned());
+    with_memory(memory, host, sink, move |m| m.lookup(&h, &n))
+        .await
+        .flatten()
 }
 
 async fn forget(memory: &ShapingMemory, host: &HostId, name: &str, sink: &EventSink) {
-    let (m, h, n) = (memory.clone(), host.0.clone(), name.to_owned());
-    if let Ok(Err(err)) = tokio::task::spawn_blocking(move || m.forget(&h, &n)).await {
-        memory_failed(sink, host, &err).await;
-    }
+    let (h, n) = (host.0.clone(), name.to_owned());
+    with_memory(memory, host, sink, move |m| m.forget(&h, &n)).await;
 }
 
 async fn memory_failed(sink: &EventSink, host: &HostId, err: &MemoryError) {

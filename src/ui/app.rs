@@ -476,7 +476,7 @@ impl App {
 
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::left("hosts")
-            .default_size(220.0)
+            .default_size(260.0)
             .show(ui, |ui| host_tree::hosts_ui(self, ui));
         egui::Panel::right("properties")
             .min_size(420.0)
