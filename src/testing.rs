@@ -226,6 +226,30 @@ impl ConnectedHost {
         Ok(report.headline())
     }
 
+    /// Sets the download rate (kbit/s) and delay (ms) of `target`, keeping no other shaping;
+    /// returns the read-back's headline.
+    pub async fn apply_download(
+        &self,
+        target: &ShapingTarget,
+        rate_kbit: u64,
+        delay_ms: f64,
+    ) -> Result<String, String> {
+        let mut profile = crate::shaping::profile::ShapingProfile::default();
+        profile.download.rate_kbit = rate_kbit;
+        profile.download.delay_ms = delay_ms;
+        let options = crate::shaping::ops::ApplyOptions::default();
+        crate::shaping::ops::apply(
+            &self.conn.docker,
+            &self.conn.runner,
+            &target.0,
+            &profile,
+            &options,
+        )
+        .await
+        .map(|report| report.headline())
+        .map_err(|e| e.to_string())
+    }
+
     /// What the host can do for shaping (`quayside net preflight --json`), as JSON text.
     pub async fn preflight_json(&self) -> Result<String, String> {
         let answer = crate::shaping::preflight::preflight(&self.conn.runner).await;

@@ -44,14 +44,14 @@ fn net_on(profile: &ProfileFile, id: &str, args: &[&str]) -> Output {
     quayside(&all)
 }
 
-fn ok(out: Output) -> String {
+fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "quayside failed: {}{}",
-        stdout(&out),
-        stderr(&out)
+        stdout(out),
+        stderr(out)
     );
-    stdout(&out)
+    stdout(out)
 }
 
 /// `quayside net show --id ID --json`, parsed.
@@ -147,7 +147,7 @@ fn k1_foreign_root_qdisc_is_named_and_left_alone_unless_replaced() {
     );
     assert_eq!(c.veth_qdiscs(), before, "the foreign root is untouched");
 
-    let shown = ok(quayside(&[
+    let shown = ok(&quayside(&[
         "--hosts",
         profile.arg(),
         "net",
@@ -160,7 +160,7 @@ fn k1_foreign_root_qdisc_is_named_and_left_alone_unless_replaced() {
         "the read-back names it: {shown}"
     );
 
-    let out = ok(net_on(
+    let out = ok(&net_on(
         &profile,
         &c.id(),
         &["--policy", "delay", "--value", "100ms", "--replace-foreign"],
@@ -180,12 +180,12 @@ fn k2_loss_after_delay_keeps_the_delay_in_one_netem() {
     let _lock = serial();
     let profile = guest::profile();
     let c = GuestContainer::sleeper("k2-combine");
-    ok(net_on(
+    ok(&net_on(
         &profile,
         &c.id(),
         &["--policy", "delay", "--value", "100ms"],
     ));
-    let out = ok(net_on(
+    let out = ok(&net_on(
         &profile,
         &c.id(),
         &["--policy", "loss", "--value", "30%", "--json"],
@@ -233,7 +233,7 @@ fn k3_wrong_interface_host_network_is_refused_and_a_bridge_is_never_a_target() {
     let (_, peer, veth) = c.host_veths()[0].clone();
     let ifb = format!("qs-ifb{peer}");
     let others_before = qdiscs_except(&[&veth, &ifb]);
-    let out = ok(net(
+    let out = ok(&net(
         &c.id(),
         &["--policy", "rate", "--value", "1000 500", "--json"],
     ));
@@ -253,7 +253,7 @@ fn k3_wrong_interface_host_network_is_refused_and_a_bridge_is_never_a_target() {
         others_before,
         "the bridge and every other interface are untouched"
     );
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn k4_of_two_containers_on_one_network_only_the_limited_one_is_shaped_or_slowed(
     let second_veth = second.host_veths()[0].2.clone();
     let second_before = tc_snapshot(&second_veth);
 
-    ok(net(&first.id(), &["--policy", "rate", "--value", "1000"]));
+    ok(&net(&first.id(), &["--policy", "rate", "--value", "1000"]));
     assert!(has_our_tree(&first.host_veths()[0].2));
     assert_eq!(
         tc_snapshot(&second_veth),
@@ -284,7 +284,7 @@ fn k4_of_two_containers_on_one_network_only_the_limited_one_is_shaped_or_slowed(
         "the neighbour is not slowed: {:.0} kbit/s",
         other.goodput_kbit
     );
-    ok(net(&first.id(), &["--policy", "clear"]));
+    ok(&net(&first.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -307,7 +307,7 @@ fn k5_peer_index_is_matched_as_an_integer() {
     let decoy_peer = format!("qsk5b{word}");
     assert!(host_links().contains(&decoy.name));
 
-    let out = ok(net(
+    let out = ok(&net(
         &c.id(),
         &["--policy", "rate", "--value", "1000 500", "--json"],
     ));
@@ -330,7 +330,7 @@ fn k5_peer_index_is_matched_as_an_integer() {
             && !links.contains(&format!("qs-ifb{prefixed}")),
         "no IFB for a decoy: {links}"
     );
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -340,7 +340,7 @@ fn k6_after_a_restart_the_read_back_shows_the_new_veth_as_it_is() {
     // shaping as if it were still there. Re-applying it on the start event is the window's.
     let _lock = serial();
     let c = TestContainer::sleeper("k6-restart");
-    ok(net(&c.id(), &["--policy", "rate", "--value", "1000"]));
+    ok(&net(&c.id(), &["--policy", "rate", "--value", "1000"]));
     let old_veth = c.host_veths()[0].2.clone();
     docker(&["restart", "-t", "0", &c.name]);
     let new_veth = c.host_veths()[0].2.clone();
@@ -362,7 +362,7 @@ fn k7_download_and_upload_are_limited_each_on_its_own_side() {
     // of it ~512 kbit/s, each 0.9 to 1.0 of its own rate.
     let _lock = serial();
     let c = TestContainer::sleeper("k7-directions");
-    let out = ok(net(&c.id(), &["--policy", "rate", "--value", "1000 512"]));
+    let out = ok(&net(&c.id(), &["--policy", "rate", "--value", "1000 512"]));
     assert!(out.contains("↓1 Mbit/s ↑512 kbit/s"), "{out}");
 
     let down = measure_local(c.pid(), Direction::Download, 500_000);
@@ -384,7 +384,7 @@ fn k7_download_and_upload_are_limited_each_on_its_own_side() {
         "upload {:.0} kbit/s",
         up.goodput_kbit
     );
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -406,7 +406,7 @@ fn k8_bits_and_bytes_rates_reach_tc_in_bit_units_and_read_back_the_same() {
     ] {
         let mut all = args.clone();
         all.push("--json");
-        let out = ok(net(&c.id(), &all));
+        let out = ok(&net(&c.id(), &all));
         let report: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             report["interfaces"][0]["download"]["rate_kbit"].as_u64(),
@@ -431,7 +431,7 @@ fn k8_bits_and_bytes_rates_reach_tc_in_bit_units_and_read_back_the_same() {
             );
         }
     }
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -483,15 +483,15 @@ fn k9_reorder_with_a_delay_becomes_one_netem_and_jitter_above_delay_warns() {
     let _lock = serial();
     let profile = guest::profile();
     let c = GuestContainer::sleeper("k9-reorder");
-    ok(net_on(&profile, &c.id(), &["--down-delay", "10ms"]));
-    ok(net_on(&profile, &c.id(), &["--down-reorder", "25%"]));
+    ok(&net_on(&profile, &c.id(), &["--down-delay", "10ms"]));
+    ok(&net_on(&profile, &c.id(), &["--down-reorder", "25%"]));
     let qdiscs = c.veth_qdiscs();
     assert!(
         qdiscs.contains("delay 10ms reorder 25%"),
         "reorder kept with its delay: {qdiscs}"
     );
 
-    let out = ok(net_on(&profile, &c.id(), &["--down-jitter", "50ms"]));
+    let out = ok(&net_on(&profile, &c.id(), &["--down-jitter", "50ms"]));
     assert!(
         out.contains("warning:") && out.contains("larger than the delay"),
         "jitter above delay warns: {out}"
@@ -515,7 +515,7 @@ fn k10_netem_missing_delay_fails_with_the_kernels_words_and_leaves_the_veth_as_b
     );
     let c = TestContainer::sleeper("k10-netem");
     let (_, peer, veth) = c.host_veths()[0].clone();
-    ok(net(&c.id(), &["--policy", "rate", "--value", "1500"]));
+    ok(&net(&c.id(), &["--policy", "rate", "--value", "1500"]));
     let before = tc_snapshot(&veth);
 
     let out = net(&c.id(), &["--policy", "delay", "--value", "100ms 10ms"]);
@@ -534,7 +534,7 @@ fn k10_netem_missing_delay_fails_with_the_kernels_words_and_leaves_the_veth_as_b
         "rate shaping still works: {shown}"
     );
 
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
     let clean = tc_snapshot(&veth);
     let out = net(&c.id(), &["--up-delay", "100ms"]);
     assert!(
@@ -564,11 +564,11 @@ fn k11_clear_twice_both_succeed_and_say_already_clear() {
     // says cleared, every later one "already clear", and the read-back says "no shaping".
     let _lock = serial();
     let c = TestContainer::sleeper("k11-clear");
-    ok(net(&c.id(), &["--policy", "rate", "--value", "1000 500"]));
-    let first = ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "rate", "--value", "1000 500"]));
+    let first = ok(&net(&c.id(), &["--policy", "clear"]));
     assert!(first.contains("shaping cleared"), "{first}");
     for _ in 0..2 {
-        let again = ok(net(&c.id(), &["--policy", "clear"]));
+        let again = ok(&net(&c.id(), &["--policy", "clear"]));
         assert!(again.contains("already clear"), "{again}");
     }
     let shown = quayside_ok(&["net", "show", "--id", &c.id()]);

@@ -1,16 +1,17 @@
 //! Runs the host commands that shaping needs (`tc`, `ip`, `nsenter`), with privileges.
 //!
-//! As root a command runs directly; as anyone else it runs through `sudo -n`, which never asks
-//! for a password: a sudo that wants one fails at once, and the error says which commands need
-//! a NOPASSWD rule. Commands are argv vectors, never shell strings, and tools are called by
-//! absolute path. This module runs commands and reports their outcome; it does not interpret
-//! what `tc` printed beyond recognising sudo's own refusal.
+//! Shaping sends a host one POSIX `sh` script per step (see `shaping::script`), run as the
+//! login user; inside it, a command that needs privileges runs directly as root, and as anyone
+//! else through `sudo -n`, which never asks for a password: a sudo that wants one fails at
+//! once, and the error says which commands need a NOPASSWD rule. Tools are called by absolute
+//! path. This module runs scripts and reports their outcome; it does not interpret what `tc`
+//! printed beyond recognising sudo's own refusal.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncReadExt as _;
 use tokio::process::Command;
 
 mod remote;
@@ -72,12 +73,6 @@ pub(crate) struct CommandOutput {
     pub(crate) stderr: String,
 }
 
-impl CommandOutput {
-    pub(crate) fn success(&self) -> bool {
-        self.status == 0
-    }
-}
-
 /// Why a privileged command could not be run at all.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RunError {
@@ -113,63 +108,19 @@ impl LocalRunner {
         &self.tools
     }
 
-    /// Runs `argv` (its first element an absolute tool path), feeding `stdin` when given.
-    ///
-    /// A non-zero exit is an `Ok` output: the caller reads the tool's words. Only a failure to
-    /// run at all, a timeout or sudo's refusal is an error.
-    pub(crate) async fn run(
-        &self,
-        argv: &[String],
-        stdin: Option<&str>,
-    ) -> Result<CommandOutput, RunError> {
-        let command_text = argv.join(" ");
-        let mut full: Vec<&str> = Vec::with_capacity(argv.len() + 2);
-        if self.privilege == Privilege::Sudo {
-            full.extend([self.tools.sudo.as_str(), "-n"]);
-        }
-        full.extend(argv.iter().map(String::as_str));
-        tracing::debug!(command = %command_text, privilege = ?self.privilege, "run");
-        let out = spawn_and_wait(&full, stdin, &command_text, Finish::KillOnDrop).await?;
-        if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
-            return Err(RunError::SudoNeedsPassword {
-                command: command_text,
-            });
-        }
-        Ok(out)
-    }
-
     /// Runs a POSIX `sh` script as this process's user; the script puts `sudo -n` in front
     /// of what needs privileges (see `Runner::sudo`).
     pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
         tracing::debug!(bytes = script.len(), privilege = ?self.privilege, "run script");
-        spawn_and_wait(
-            &["/bin/sh", "-c", script],
-            None,
-            "sh -c <shaping script>",
-            Finish::RunToEnd,
-        )
-        .await
+        run_to_end(&["/bin/sh", "-c", script], "sh -c <shaping script>").await
     }
 }
 
-/// What happens to a started command when its caller stops waiting (the window closed, the
-/// host's task was cancelled).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Finish {
-    /// It is killed.
-    KillOnDrop,
-    /// It runs to its end: a shaping script stopped half-way would leave half a tree or a probe
-    /// device behind. It is still killed when it overruns the timeout.
-    RunToEnd,
-}
-
-/// Starts `full` (program and arguments), feeds `stdin`, and waits for it within the timeout.
-async fn spawn_and_wait(
-    full: &[&str],
-    stdin: Option<&str>,
-    command_text: &str,
-    finish: Finish,
-) -> Result<CommandOutput, RunError> {
+/// Starts `full` (program and arguments) and waits for it within the timeout. When the caller
+/// stops waiting (the window closed, the host's task was cancelled) the command still runs to
+/// its end: a shaping script stopped half-way would leave half a tree or a probe device behind.
+/// Only a command that overruns the timeout is killed.
+async fn run_to_end(full: &[&str], command_text: &str) -> Result<CommandOutput, RunError> {
     let command_text = command_text.to_owned();
     let Some((program, args)) = full.split_first() else {
         return Err(RunError::Spawn {
@@ -180,29 +131,15 @@ async fn spawn_and_wait(
 
     let mut child = Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(finish == Finish::KillOnDrop)
+        .kill_on_drop(false)
         .spawn()
         .map_err(|source| RunError::Spawn {
             command: command_text.clone(),
             source,
         })?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes())
-            .await
-            .map_err(|source| RunError::Spawn {
-                command: command_text.clone(),
-                source,
-            })?;
-        // Dropping the pipe closes it, so the tool sees the end of its input.
-        drop(pipe);
-    }
     let (mut out_pipe, mut err_pipe) = (child.stdout.take(), child.stderr.take());
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let finished = async {
@@ -230,7 +167,7 @@ async fn spawn_and_wait(
             source,
         })?,
         Err(_) => {
-            // A hung command is not left running, whatever `finish` says.
+            // A hung command is not left running.
             if let Err(err) = child.start_kill() {
                 tracing::warn!(command = %command_text, error = %err, "could not kill a command that timed out");
             }
@@ -278,25 +215,6 @@ impl Runner {
             Self::Remote(r) => r.run_script(script).await,
         }
     }
-
-    /// Runs `argv` (its first element an absolute tool path), feeding `stdin` when given.
-    /// A non-zero exit is an `Ok` output; only a failure to run, a timeout or sudo's refusal
-    /// is an error.
-    pub(crate) async fn run(
-        &self,
-        argv: &[String],
-        stdin: Option<&str>,
-    ) -> Result<CommandOutput, RunError> {
-        match self {
-            Self::Local(r) => r.run(argv, stdin).await,
-            Self::Remote(r) => r.run(argv, stdin).await,
-        }
-    }
-}
-
-/// True when sudo itself refused because it would have to ask for a password.
-pub(crate) fn is_sudo_password_refusal(out: &CommandOutput) -> bool {
-    !out.success() && stderr_is_sudo_password_refusal(&out.stderr)
 }
 
 /// True when `stderr` holds sudo's own refusal to ask for a password.
@@ -327,36 +245,24 @@ fn first_existing(candidates: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    fn out(status: i32, stderr: &str) -> CommandOutput {
-        CommandOutput {
-            status,
-            stdout: String::new(),
-            stderr: stderr.to_owned(),
-        }
-    }
-
     #[test]
     fn sudo_password_refusal_is_recognised_in_both_wordings() {
-        assert!(is_sudo_password_refusal(&out(
-            1,
+        assert!(stderr_is_sudo_password_refusal(
             "sudo: a password is required\n"
-        )));
-        assert!(is_sudo_password_refusal(&out(
-            1,
+        ));
+        assert!(stderr_is_sudo_password_refusal(
             "sudo: a terminal is required to read the password; either use the -S option\n"
-        )));
+        ));
     }
 
     #[test]
     fn tool_errors_are_not_taken_for_sudo_refusals() {
-        assert!(!is_sudo_password_refusal(&out(
-            2,
+        assert!(!stderr_is_sudo_password_refusal(
             "Error: Specified qdisc kind is unknown.\n"
-        )));
-        assert!(!is_sudo_password_refusal(&out(
-            0,
-            "sudo: a password is required\n"
-        )));
+        ));
+        assert!(!stderr_is_sudo_password_refusal(
+            "Error: sudo: a password is required (as tc printed it)\n"
+        ));
     }
 
     #[test]
@@ -365,13 +271,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_command_reports_status_stdout_and_stderr_apart() -> Result<(), RunError> {
+    async fn a_script_reports_status_stdout_and_stderr_apart() -> Result<(), RunError> {
         let runner = LocalRunner::new(Privilege::Root, ToolPaths::local());
-        let argv: Vec<String> = ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let output = runner.run(&argv, None).await?;
+        let output = runner.run_script("echo out; echo err >&2; exit 3").await?;
         assert_eq!(
             output,
             CommandOutput {
@@ -384,11 +286,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stdin_reaches_the_command() -> Result<(), RunError> {
+    async fn a_script_reads_no_input() -> Result<(), RunError> {
         let runner = LocalRunner::new(Privilege::Root, ToolPaths::local());
-        let argv: Vec<String> = ["/bin/cat"].iter().map(|s| s.to_string()).collect();
-        let output = runner.run(&argv, Some("qdisc show\n")).await?;
-        assert_eq!(output.stdout, "qdisc show\n");
+        let output = runner.run_script("/bin/cat; echo done").await?;
+        assert_eq!(output.stdout, "done\n");
         Ok(())
     }
 }

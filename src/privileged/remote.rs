@@ -1,10 +1,11 @@
 //! Privileged commands on a host reached over SSH, through that host's one session.
 //!
-//! Each argv is quoted with a shell-quoting library into one command line (never string
-//! formatting of its parts), tools are called by the absolute paths found on the host, and
-//! `sudo -n` is put in front when the login user is not root.
+//! A script is quoted with a shell-quoting library into one `/bin/sh -c` command line (never
+//! string formatting of its parts) and runs in one exec; tools are called by the absolute
+//! paths found on the host, and the script puts `sudo -n` in front of what needs it when the
+//! login user is not root.
 
-use super::{CommandOutput, Privilege, RunError, ToolPaths, is_sudo_password_refusal};
+use super::{CommandOutput, Privilege, RunError, ToolPaths};
 use crate::ssh::SshHost;
 
 /// Finds tc, ip, nsenter and sudo by absolute path on the host, and whether the login is root.
@@ -80,44 +81,6 @@ impl RemoteRunner {
             stdout: out.stdout_text(),
             stderr: out.stderr_text(),
         })
-    }
-
-    /// Runs `argv` on the host, feeding `stdin` when given; see `LocalRunner::run`.
-    pub(crate) async fn run(
-        &self,
-        argv: &[String],
-        stdin: Option<&str>,
-    ) -> Result<CommandOutput, RunError> {
-        let mut words: Vec<&str> = Vec::with_capacity(argv.len() + 2);
-        if self.privilege == Privilege::Sudo {
-            words.extend([self.tools.sudo.as_str(), "-n"]);
-        }
-        words.extend(argv.iter().map(String::as_str));
-        let command_text = argv.join(" ");
-        let line = shlex::try_join(words.iter().copied()).map_err(|e| RunError::Remote {
-            command: command_text.clone(),
-            detail: format!("cannot quote the command: {e}"),
-        })?;
-        tracing::debug!(host = %self.host.label(), command = %command_text, privilege = ?self.privilege, "run over ssh");
-        let out = self
-            .host
-            .exec(&line, stdin.map(|s| s.as_bytes().to_vec()))
-            .await
-            .map_err(|e| RunError::Remote {
-                command: command_text.clone(),
-                detail: e.to_string(),
-            })?;
-        let out = CommandOutput {
-            status: out.status,
-            stdout: out.stdout_text(),
-            stderr: out.stderr_text(),
-        };
-        if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
-            return Err(RunError::SudoNeedsPassword {
-                command: command_text,
-            });
-        }
-        Ok(out)
     }
 }
 

@@ -3,12 +3,14 @@
 //!
 //! One read is one script: a link check per veth (its ifindex and whether its IFB exists, read
 //! from sysfs by shell builtins), a scan for Quayside's IFBs whose veth is gone (builtins too),
-//! and a single `tc -s -j -batch -` that prints every qdisc, class and filter list needed, in
+//! and a single `tc -j -batch -` that prints every qdisc, class and filter list needed, in
 //! a known order. In that batch each JSON list is exactly one line starting with `[` and each
 //! class list is text whose lines never do, so the lists are told apart without markers. A
 //! change puts its own lines first in that same batch (they print nothing when they succeed),
-//! so a change and its read-back are one tc process. This module writes sections and reads
-//! their output; it runs nothing.
+//! so a change and its read-back are one tc process. A change planned from the last read can
+//! be guarded: the same lists are read again first and must print exactly what they printed
+//! then, else nothing is changed. This module writes sections and reads their output; it runs
+//! nothing.
 
 use super::plan::IFB_PREFIX;
 use super::readback::{self, DeviceText, Observed, ReadbackError, TcSnapshot};
@@ -19,8 +21,11 @@ use crate::privileged::ToolPaths;
 pub(crate) const INSIDE: &str = "inside";
 pub(crate) const HOST: &str = "host";
 const LINKS: &str = "links";
-const ORPHANS: &str = "orphans";
+pub(crate) const ORPHANS: &str = "orphans";
+pub(crate) const ORPHANS_DEL: &str = "orphans-del-found";
+pub(crate) const GUARD: &str = "guard";
 pub(crate) const TC_READ: &str = "tc-read";
+pub(crate) const QDISCS: &str = "qdiscs";
 
 /// One veth to read, with the name of its IFB.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +43,9 @@ pub(crate) enum Reads {
     Current {
         observed: Vec<Observed>,
         orphans: Vec<String>,
+        /// The batch's output as `$(…)` in the shell keeps it: what an unchanged kernel
+        /// prints again, for a later guard.
+        fingerprint: String,
     },
     /// A veth is gone or has another ifindex (the container restarted or changed networks):
     /// find its veths again.
@@ -66,9 +74,6 @@ pub(crate) fn add_discovery(b: &mut ScriptBuilder, tools: &ToolPaths, pid: i64) 
     );
     b.command(HOST, &[&tools.ip, "-d", "-j", "link", "show"], false, None);
 }
-
-/// Section names of a host survey.
-pub(crate) const QDISCS: &str = "qdiscs";
 
 /// The section that lists the links inside the namespace of the `i`-th container entered.
 pub(crate) fn inside_section(i: usize) -> String {
@@ -135,16 +140,30 @@ pub(crate) fn add_link_checks(b: &mut ScriptBuilder, specs: &[ReadSpec]) {
          read -r qs_i < \"$qs_v/ifindex\"\n\
          if [ \"$qs_i\" = \"$qs_n\" ]; then qs_alive=1; break; fi\n\
          done\n\
-         [ \"$qs_alive\" = 1 ] || echo \"${{qs_d##*/}}\"\n\
+         if [ \"$qs_alive\" = 0 ]; then echo \"${{qs_d##*/}}\"; qs_orph=\"$qs_orph ${{qs_d##*/}}\"; fi\n\
          done\n\
          :"
     );
-    b.shell(ORPHANS, &orphans, false);
+    b.shell(ORPHANS, &format!("qs_orph=''\n{orphans}"), false);
 }
 
-/// Adds one `tc -s -j -batch -` that runs `changes` (lines that print nothing when they
+/// Adds a tolerant section that deletes the orphaned IFBs the link checks found (their names
+/// are `qs-ifb` and digits, by the scan's own test); it runs ip only when there are some.
+pub(crate) fn add_orphan_deletion(b: &mut ScriptBuilder, tools: &ToolPaths) {
+    let line = b.command_line(&[&tools.ip, "-force", "-batch", "-"], true);
+    b.shell(
+        ORPHANS_DEL,
+        &format!("if [ -n \"$qs_orph\" ]; then printf 'link del %s\\n' $qs_orph | {line}; fi"),
+        true,
+    );
+}
+
+/// Adds one `tc -j -batch -` that runs `changes` (lines that print nothing when they
 /// succeed), then prints every spec's lists; the IFB's only where the link checks found it.
 /// With changes it runs privileged, and with `force` it goes on past a failing line.
+///
+/// Counters (`-s`) are left out: without them the output of an unchanged tree is the same
+/// from one read to the next, which is what the guard compares.
 pub(crate) fn add_batch(
     b: &mut ScriptBuilder,
     tools: &ToolPaths,
@@ -152,24 +171,14 @@ pub(crate) fn add_batch(
     changes: &[&str],
     force: bool,
 ) {
-    let mut code = if changes.is_empty() {
-        String::from("qs_b=''\n")
-    } else {
-        format!("qs_b={}\n", quote(&(changes.join("\n") + "\n")))
-    };
-    for (i, spec) in specs.iter().enumerate() {
-        let veth_lines = format!(
-            "qdisc show dev {v}\nclass show dev {v}\nfilter show dev {v} parent ffff:\n",
-            v = spec.veth
-        );
-        let ifb_lines = format!("qdisc show dev {f}\nclass show dev {f}\n", f = spec.ifb);
+    let mut code = show_lines(specs, "qs_b");
+    if !changes.is_empty() {
         code.push_str(&format!(
-            "qs_b=\"$qs_b\"{}\nif [ \"$qs_ifb_{i}\" = 1 ]; then qs_b=\"$qs_b\"{}; fi\n",
-            quote(&veth_lines),
-            quote(&ifb_lines)
+            "qs_b={}\"$qs_b\"\n",
+            quote(&(changes.join("\n") + "\n"))
         ));
     }
-    let mut argv = vec![tools.tc.as_str(), "-s", "-j"];
+    let mut argv = vec![tools.tc.as_str(), "-j"];
     if force {
         argv.push("-force");
     }
@@ -179,6 +188,45 @@ pub(crate) fn add_batch(
     b.shell(TC_READ, &code, false);
 }
 
+/// Adds the guard: the specs read again, unprivileged, and compared with `expected` (the
+/// fingerprint of the last read). The section prints what it read and fails when it differs,
+/// which stops the sections after it.
+pub(crate) fn add_guard(
+    b: &mut ScriptBuilder,
+    tools: &ToolPaths,
+    specs: &[ReadSpec],
+    expected: &str,
+) {
+    let mut code = show_lines(specs, "qs_g");
+    let line = b.command_line(&[&tools.tc, "-j", "-batch", "-"], false);
+    let read = b.here_variable(&line, "qs_g");
+    code.push_str(&format!(
+        "qs_now=$({read})\nqs_rc=$?\nprintf '%s\\n' \"$qs_now\"\n\
+         [ \"$qs_rc\" = 0 ] && [ \"$qs_now\" = {} ]",
+        quote(expected)
+    ));
+    b.shell(GUARD, &code, false);
+}
+
+/// Shell code that sets `var` to the show lines of every spec, the IFB's only where the link
+/// checks found it.
+fn show_lines(specs: &[ReadSpec], var: &str) -> String {
+    let mut code = format!("{var}=''\n");
+    for (i, spec) in specs.iter().enumerate() {
+        let veth_lines = format!(
+            "qdisc show dev {v}\nclass show dev {v}\nfilter show dev {v} parent ffff:\n",
+            v = spec.veth
+        );
+        let ifb_lines = format!("qdisc show dev {f}\nclass show dev {f}\n", f = spec.ifb);
+        code.push_str(&format!(
+            "{var}=\"${var}\"{}\nif [ \"$qs_ifb_{i}\" = 1 ]; then {var}=\"${var}\"{}; fi\n",
+            quote(&veth_lines),
+            quote(&ifb_lines)
+        ));
+    }
+    code
+}
+
 /// Reads the sections `add_reads` added. A section that failed is returned as `Err` with its
 /// output, for the caller to word.
 pub(crate) fn parse_reads<'a>(
@@ -186,18 +234,10 @@ pub(crate) fn parse_reads<'a>(
     specs: &[ReadSpec],
 ) -> Result<Result<Reads, ReadbackError>, &'a SectionOutput> {
     let links = section(sections, LINKS)?;
-    let mut ifb_present = vec![false; specs.len()];
-    for (i, spec) in specs.iter().enumerate() {
-        let veth_line = format!("{i} veth {}", spec.ifindex);
-        if !links.stdout.lines().any(|l| l == veth_line) {
-            return Ok(Ok(Reads::Stale));
-        }
-        let ifb_line = format!("{i} ifb");
-        if let Some(slot) = ifb_present.get_mut(i) {
-            *slot = links.stdout.lines().any(|l| l == ifb_line);
-        }
-    }
-    let orphans = section(sections, ORPHANS)?
+    let Some(ifb_present) = ifb_flags(&links.stdout, specs) else {
+        return Ok(Ok(Reads::Stale));
+    };
+    let orphans: Vec<String> = section(sections, ORPHANS)?
         .stdout
         .lines()
         .map(str::trim)
@@ -205,8 +245,51 @@ pub(crate) fn parse_reads<'a>(
         .map(str::to_owned)
         .collect();
     let batch = section(sections, TC_READ)?;
-    Ok(read_batch(&batch.stdout, specs, &ifb_present)
-        .map(|observed| Reads::Current { observed, orphans }))
+    Ok(reads_from(&batch.stdout, specs, &ifb_present, orphans))
+}
+
+/// What a guard that found the kernel changed read instead: the state now, when the read
+/// itself went through.
+pub(crate) fn parse_guard(sections: &[SectionOutput], specs: &[ReadSpec]) -> Option<Reads> {
+    let links = section(sections, LINKS).ok()?;
+    let orphans = section(sections, ORPHANS).ok()?;
+    let guard = sections.iter().find(|s| s.name == GUARD)?;
+    let Some(ifb_present) = ifb_flags(&links.stdout, specs) else {
+        return Some(Reads::Stale);
+    };
+    let orphans = orphans.stdout.lines().map(str::to_owned).collect();
+    reads_from(&guard.stdout, specs, &ifb_present, orphans).ok()
+}
+
+/// Whether each spec's IFB exists, from the link checks; `None` when a veth is gone or has
+/// another ifindex.
+fn ifb_flags(links: &str, specs: &[ReadSpec]) -> Option<Vec<bool>> {
+    specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let veth_line = format!("{i} veth {}", spec.ifindex);
+            let ifb_line = format!("{i} ifb");
+            links
+                .lines()
+                .any(|l| l == veth_line)
+                .then(|| links.lines().any(|l| l == ifb_line))
+        })
+        .collect()
+}
+
+fn reads_from(
+    batch: &str,
+    specs: &[ReadSpec],
+    ifb_present: &[bool],
+    orphans: Vec<String>,
+) -> Result<Reads, ReadbackError> {
+    let observed = read_batch(batch, specs, ifb_present)?;
+    Ok(Reads::Current {
+        observed,
+        orphans,
+        fingerprint: batch.trim_end_matches('\n').to_owned(),
+    })
 }
 
 /// The section named `name` when it ran and succeeded; the failed section otherwise.
@@ -355,7 +438,10 @@ class htb 7173:1 root prio 0 rate 512Kbit ceil 512Kbit burst 1600b cburst 1600b
             ok(ORPHANS, "qs-ifb77\n"),
             ok(TC_READ, REAL_BATCH),
         ];
-        let Ok(Ok(Reads::Current { observed, orphans })) = parse_reads(&sections, &[spec()]) else {
+        let Ok(Ok(Reads::Current {
+            observed, orphans, ..
+        })) = parse_reads(&sections, &[spec()])
+        else {
             panic!("not read");
         };
         assert_eq!(orphans, ["qs-ifb77"]);

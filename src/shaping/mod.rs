@@ -17,6 +17,7 @@ pub(crate) mod presets;
 pub(crate) mod profile;
 pub(crate) mod readback;
 pub(crate) mod report;
+mod restore;
 mod script;
 pub(crate) mod seed;
 mod steps;

@@ -10,16 +10,17 @@
 use bollard::Docker;
 
 use super::gather::{ReadSpec, Reads};
-use super::memo;
+use super::memo::{self, LastRead};
 use super::plan::{self, ApplyPlan, ClearPlan, PlanError};
 use super::profile::{ShapingProfile, Tolerance};
 use super::readback::{Observed, ReadbackError};
 pub(crate) use super::report::{InterfaceShaping, Outcome, ShapingReport, Target};
-use super::steps::{self, StepFailure};
+use super::restore;
+use super::steps::{self, Guarded, StepFailure};
 use super::validate::ValidationError;
 use super::veth::{self, VethError};
 use crate::docker::{self, DockerError};
-use crate::model::{ContainerDetails, ContainerKey, HostId};
+use crate::model::{ContainerDetails, ContainerKey};
 use crate::privileged::{RunError, Runner};
 
 /// How an apply may go beyond the plain case.
@@ -72,6 +73,16 @@ pub(crate) async fn discover(
     runner: &Runner,
     key: &ContainerKey,
 ) -> Result<(ContainerDetails, Vec<Target>), ShapingError> {
+    let (details, targets, _) = discover_remembered(docker, runner, key).await?;
+    Ok((details, targets))
+}
+
+/// `discover`, with the last read of the veths when one is remembered.
+async fn discover_remembered(
+    docker: &Docker,
+    runner: &Runner,
+    key: &ContainerKey,
+) -> Result<(ContainerDetails, Vec<Target>, Option<LastRead>), ShapingError> {
     let details = docker::inspect(docker, key).await?;
     let name = details.name.clone();
     if !details.state.is_running() || details.pid <= 0 {
@@ -84,11 +95,11 @@ pub(crate) async fn discover(
     if mode.starts_with("container:") {
         return Err(ShapingError::SharedNetwork { name, mode });
     }
-    if let Some(targets) = memo::recall(&key.host, &details) {
-        return Ok((details, targets));
+    if let Some((targets, last)) = memo::recall(&key.host, &details) {
+        return Ok((details, targets, last));
     }
     let targets = find_veths(runner, &details).await?;
-    Ok((details, targets))
+    Ok((details, targets, None))
 }
 
 /// Matches the container's interfaces to host veths through its namespace, and remembers them.
@@ -122,38 +133,52 @@ async fn find_veths(
     Ok(targets)
 }
 
-/// What one container's veths hold now, with the orphaned IFBs on the host.
-struct Located {
-    targets: Vec<Target>,
-    specs: Vec<ReadSpec>,
-    observed: Vec<Observed>,
-    orphans: Vec<String>,
+/// What one container's veths hold now.
+pub(super) struct Located {
+    details: ContainerDetails,
+    pub(super) targets: Vec<Target>,
+    pub(super) specs: Vec<ReadSpec>,
+    pub(super) observed: Vec<Observed>,
 }
 
-/// Finds the container's veths and reads them; remembered veths found stale are looked up
-/// again, once.
+/// Finds the container's veths and reads them.
 async fn locate(
     docker: &Docker,
     runner: &Runner,
     key: &ContainerKey,
 ) -> Result<Located, ShapingError> {
-    let (details, mut targets) = discover(docker, runner, key).await?;
+    let (details, targets, _) = discover_remembered(docker, runner, key).await?;
+    locate_from(runner, details, targets).await
+}
+
+/// Reads the container's veths; remembered veths found stale are looked up again, once.
+async fn locate_from(
+    runner: &Runner,
+    details: ContainerDetails,
+    mut targets: Vec<Target>,
+) -> Result<Located, ShapingError> {
     for fresh in [false, true] {
         if fresh {
-            memo::forget(&key.host, &details);
+            memo::forget(&details.key.host, &details);
             targets = find_veths(runner, &details).await?;
         }
         let specs = read_specs(&targets)?;
-        if let Reads::Current { observed, orphans } = steps::read(runner, &specs).await? {
+        if let Reads::Current {
+            observed,
+            fingerprint,
+            ..
+        } = steps::read(runner, &specs).await?
+        {
+            remember_read(&details, fingerprint, &observed);
             return Ok(Located {
+                details,
                 targets,
                 specs,
                 observed,
-                orphans,
             });
         }
     }
-    memo::forget(&key.host, &details);
+    memo::forget(&details.key.host, &details);
     Err(ShapingError::Tool {
         command: "reading the container's veths".to_owned(),
         words: format!(
@@ -176,18 +201,40 @@ fn read_specs(targets: &[Target]) -> Result<Vec<ReadSpec>, ShapingError> {
         .collect()
 }
 
-/// The read-back after a change: what each target holds.
-fn held(targets: Vec<Target>, reads: Reads) -> Result<Vec<InterfaceShaping>, ShapingError> {
+fn remember_read(details: &ContainerDetails, fingerprint: String, observed: &[Observed]) {
+    let last = LastRead {
+        fingerprint,
+        observed: observed.to_vec(),
+    };
+    memo::remember_read(&details.key.host, details, Some(last));
+}
+
+/// The read-back after a change: what each target holds, remembered for the next change.
+fn held(
+    details: &ContainerDetails,
+    targets: Vec<Target>,
+    reads: Reads,
+) -> Result<Vec<InterfaceShaping>, ShapingError> {
     match reads {
-        Reads::Current { observed, .. } => Ok(targets
-            .into_iter()
-            .zip(&observed)
-            .map(|(target, observed)| InterfaceShaping::new(target, observed))
-            .collect()),
-        Reads::Stale => Err(ShapingError::Tool {
-            command: "reading back".to_owned(),
-            words: "a veth of the container was gone right after the change".to_owned(),
-        }),
+        Reads::Current {
+            observed,
+            fingerprint,
+            ..
+        } => {
+            remember_read(details, fingerprint, &observed);
+            Ok(targets
+                .into_iter()
+                .zip(&observed)
+                .map(|(target, observed)| InterfaceShaping::new(target, observed))
+                .collect())
+        }
+        Reads::Stale => {
+            memo::forget(&details.key.host, details);
+            Err(ShapingError::Tool {
+                command: "reading back".to_owned(),
+                words: "a veth of the container was gone right after the change".to_owned(),
+            })
+        }
     }
 }
 
@@ -214,8 +261,9 @@ pub(crate) async fn read(
 
 /// Replaces the container's shaping with `wanted` on every interface, then reads back.
 ///
-/// Three processes on the host when the veths are remembered: inspect (through the engine),
-/// one read, and one script that runs the batch and reads back.
+/// When the last read of the container's veths is remembered, the change is planned from it
+/// and runs in one process behind a guard that finds the kernel unchanged since; otherwise
+/// (or when the guard finds a change) the veths are read first, then changed and read back.
 pub(crate) async fn apply(
     docker: &Docker,
     runner: &Runner,
@@ -224,8 +272,22 @@ pub(crate) async fn apply(
     options: &ApplyOptions,
 ) -> Result<ShapingReport, ShapingError> {
     // Validate before anything touches the host.
-    let mut warnings: Vec<String> = wanted.validate()?.iter().map(ToString::to_string).collect();
-    let located = locate(docker, runner, key).await?;
+    let warnings: Vec<String> = wanted.validate()?.iter().map(ToString::to_string).collect();
+    let (details, targets, last) = discover_remembered(docker, runner, key).await?;
+
+    let mut fresh = None;
+    if let Some(last) = last {
+        match apply_from_last(runner, &details, &targets, &last, wanted, options).await? {
+            Ok((commands, interfaces)) => {
+                return Ok(applied(wanted, commands, interfaces, warnings));
+            }
+            Err(now) => fresh = now,
+        }
+    }
+    let located = match fresh {
+        Some(located) => located,
+        None => locate_from(runner, details, targets).await?,
+    };
 
     // Every plan is made before any runs, so a refusal on one veth changes none.
     let mut plans = Vec::with_capacity(located.targets.len());
@@ -239,30 +301,117 @@ pub(crate) async fn apply(
         )?);
     }
     let commands: Vec<String> = plans.iter().flat_map(plan::render_commands).collect();
-
     let plan_refs: Vec<&ApplyPlan> = plans.iter().collect();
-    let reads =
-        match steps::run_plans(runner, &plan_refs, &located.orphans, false, &located.specs).await {
-            Ok(reads) => reads?,
-            Err(failure) if failure.sudo_refused => return Err(failure.into_error()),
-            Err(failure) => {
-                let restored = restore(runner, &key.host, &located).await;
-                let veth = failure
-                    .plan_index
-                    .and_then(|i| located.targets.get(i))
-                    .or(located.targets.first())
-                    .map(|t| t.veth.clone())
-                    .unwrap_or_default();
-                return Err(ShapingError::Refused {
-                    veth,
-                    hint: hint_for(&failure.words, wanted),
-                    words: failure.words,
-                    restored,
-                });
-            }
-        };
+    let reads = match steps::run_plans(runner, &plan_refs, &[], false, &located.specs).await {
+        Ok(reads) => reads?,
+        Err(failure) => return Err(refused(runner, &located, failure, wanted).await),
+    };
+    let interfaces = held(&located.details, located.targets, reads)?;
+    Ok(applied(wanted, commands, interfaces, warnings))
+}
 
-    let interfaces = held(located.targets, reads)?;
+/// The change planned from the last read, run behind the guard. `Ok(Err(now))` when it did
+/// not run: the plan needs links made or deleted, or the kernel changed since the last read
+/// (`now` is what it holds, when the guard's read could be used).
+async fn apply_from_last(
+    runner: &Runner,
+    details: &ContainerDetails,
+    targets: &[Target],
+    last: &LastRead,
+    wanted: &ShapingProfile,
+    options: &ApplyOptions,
+) -> Result<Result<(Vec<String>, Vec<InterfaceShaping>), Option<Located>>, ShapingError> {
+    if last.observed.len() != targets.len() {
+        return Ok(Err(None));
+    }
+    let specs = read_specs(targets)?;
+    let mut plans = Vec::with_capacity(targets.len());
+    for (target, observed) in targets.iter().zip(&last.observed) {
+        // A refusal is decided on what the kernel holds now, not on what it held then.
+        let Ok(plan) = plan::plan_apply(
+            &target.veth,
+            target.veth_ifindex,
+            wanted,
+            observed,
+            options.replace_foreign,
+        ) else {
+            return Ok(Err(None));
+        };
+        if !plan.link_steps.is_empty() || !plan.cleanup_links.is_empty() {
+            return Ok(Err(None));
+        }
+        plans.push(plan);
+    }
+    let commands: Vec<String> = plans.iter().flat_map(plan::render_commands).collect();
+    let plan_refs: Vec<&ApplyPlan> = plans.iter().collect();
+    match steps::run_guarded(runner, &plan_refs, &last.fingerprint, &specs).await {
+        Ok(Guarded::Applied(reads)) => {
+            let interfaces = held(details, targets.to_vec(), reads?)?;
+            Ok(Ok((commands, interfaces)))
+        }
+        Ok(Guarded::Changed(Some(Reads::Current {
+            observed,
+            fingerprint,
+            ..
+        }))) => {
+            remember_read(details, fingerprint, &observed);
+            Ok(Err(Some(Located {
+                details: details.clone(),
+                targets: targets.to_vec(),
+                specs,
+                observed,
+            })))
+        }
+        Ok(Guarded::Changed(_)) => {
+            memo::remember_read(&details.key.host, details, None);
+            Ok(Err(None))
+        }
+        Err(failure) => {
+            let before = Located {
+                details: details.clone(),
+                targets: targets.to_vec(),
+                specs,
+                observed: last.observed.clone(),
+            };
+            Err(refused(runner, &before, failure, wanted).await)
+        }
+    }
+}
+
+/// The error for a change tc refused, after putting back what each veth held.
+async fn refused(
+    runner: &Runner,
+    before: &Located,
+    failure: StepFailure,
+    wanted: &ShapingProfile,
+) -> ShapingError {
+    memo::remember_read(&before.details.key.host, &before.details, None);
+    if failure.sudo_refused {
+        return failure.into_error();
+    }
+    let restored = restore::restore(runner, &before.details.key.host, before).await;
+    let veth = failure
+        .plan_index
+        .and_then(|i| before.targets.get(i))
+        .or(before.targets.first())
+        .map(|t| t.veth.clone())
+        .unwrap_or_default();
+    ShapingError::Refused {
+        veth,
+        hint: hint_for(&failure.words, wanted),
+        words: failure.words,
+        restored,
+    }
+}
+
+/// The report of an apply: what each veth holds, and a warning for each that does not hold
+/// what was asked.
+fn applied(
+    wanted: &ShapingProfile,
+    commands: Vec<String>,
+    interfaces: Vec<InterfaceShaping>,
+    mut warnings: Vec<String>,
+) -> ShapingReport {
     for held in &interfaces {
         if !held.profile().approx_eq(wanted, &Tolerance::TC_READBACK) {
             warnings.push(format!(
@@ -273,12 +422,12 @@ pub(crate) async fn apply(
             ));
         }
     }
-    Ok(ShapingReport {
+    ShapingReport {
         outcome: Outcome::Applied,
         interfaces,
         commands,
         warnings,
-    })
+    }
 }
 
 /// The exact commands an apply of `wanted` would run now, without running them.
@@ -321,14 +470,13 @@ pub(crate) async fn clear(
         }
     }
     let commands: Vec<String> = plans.iter().flat_map(plan::render_commands).collect();
-    if plans.is_empty() && located.orphans.is_empty() {
-        let interfaces = held(
-            located.targets,
-            Reads::Current {
-                observed: located.observed,
-                orphans: Vec::new(),
-            },
-        )?;
+    if plans.is_empty() {
+        let interfaces = located
+            .targets
+            .into_iter()
+            .zip(&located.observed)
+            .map(|(target, observed)| InterfaceShaping::new(target, observed))
+            .collect();
         return Ok(ShapingReport {
             outcome: Outcome::AlreadyClear,
             interfaces,
@@ -338,85 +486,20 @@ pub(crate) async fn clear(
     }
 
     let plan_refs: Vec<&ApplyPlan> = plans.iter().collect();
-    let reads = steps::run_plans(runner, &plan_refs, &located.orphans, true, &located.specs)
-        .await
-        .map_err(StepFailure::into_error)??;
-    let outcome = if commands.is_empty() {
-        Outcome::AlreadyClear
-    } else {
-        Outcome::Cleared
+    let result = steps::run_plans(runner, &plan_refs, &[], true, &located.specs).await;
+    let reads = match result {
+        Ok(reads) => reads?,
+        Err(failure) => {
+            memo::remember_read(&located.details.key.host, &located.details, None);
+            return Err(failure.into_error());
+        }
     };
     Ok(ShapingReport {
-        outcome,
-        interfaces: held(located.targets, reads)?,
+        outcome: Outcome::Cleared,
+        interfaces: held(&located.details, located.targets, reads)?,
         commands,
         warnings: Vec::new(),
     })
-}
-
-/// Puts the container's veths back as they were: clears what is there now, then applies the
-/// profile each held before. Returns a sentence saying how that went.
-async fn restore(runner: &Runner, host: &HostId, before: &Located) -> String {
-    match restore_all(runner, before).await {
-        Ok(()) => "nothing was changed: the previous shaping is in place".to_owned(),
-        Err(err) => {
-            tracing::error!(host = %host, error = %err, "could not restore shaping");
-            format!("restoring the previous shaping failed too ({err})")
-        }
-    }
-}
-
-async fn restore_all(runner: &Runner, before: &Located) -> Result<(), ShapingError> {
-    // Clear whatever the failed batch left.
-    let Reads::Current { observed: now, .. } = steps::read(runner, &before.specs).await? else {
-        return Err(ShapingError::Tool {
-            command: "reading back".to_owned(),
-            words: "a veth of the container is gone".to_owned(),
-        });
-    };
-    let mut clears = Vec::new();
-    for (target, observed) in before.targets.iter().zip(&now) {
-        if let ClearPlan::Steps(steps) =
-            plan::clear_plan(&target.veth, target.veth_ifindex, observed)?
-        {
-            clears.push(steps);
-        }
-    }
-    let clear_refs: Vec<&ApplyPlan> = clears.iter().collect();
-    let Reads::Current {
-        observed: clean, ..
-    } = steps::run_plans(runner, &clear_refs, &[], true, &before.specs)
-        .await
-        .map_err(StepFailure::into_error)??
-    else {
-        return Err(ShapingError::Tool {
-            command: "reading back".to_owned(),
-            words: "a veth of the container is gone".to_owned(),
-        });
-    };
-
-    // Apply again what each veth held.
-    let mut plans = Vec::new();
-    for ((target, previous), clean) in before.targets.iter().zip(&before.observed).zip(&clean) {
-        let previous = previous.shaping();
-        if !previous.is_unshaped() {
-            plans.push(plan::plan_apply(
-                &target.veth,
-                target.veth_ifindex,
-                &previous,
-                clean,
-                false,
-            )?);
-        }
-    }
-    if plans.is_empty() {
-        return Ok(());
-    }
-    let plan_refs: Vec<&ApplyPlan> = plans.iter().collect();
-    steps::run_plans(runner, &plan_refs, &[], false, &before.specs)
-        .await
-        .map_err(StepFailure::into_error)??;
-    Ok(())
 }
 
 /// The fix for a refusal whose cause is known.

@@ -117,8 +117,8 @@ pub(crate) async fn read(runner: &Runner, specs: &[ReadSpec]) -> Result<Reads, S
     parsed_reads(runner, &sections, specs)
 }
 
-/// Runs the plans in one process: orphaned IFBs deleted (a failure there is only logged), the
-/// plans' links created, all their tc lines as one batch (with `force`, tc goes on past a
+/// Runs the plans in one process: `orphans` and the orphaned IFBs the script's own scan finds
+/// deleted (a failure there is only logged), the plans' links created, all their tc lines as one batch (with `force`, tc goes on past a
 /// failing line, for clearing) that also reads every spec back, unless links are to be
 /// deleted after it: then the read-back follows their deletion.
 ///
@@ -166,6 +166,7 @@ pub(crate) async fn run_plans(
         // The common case: the change and its read-back are one batch.
         gather::add_link_checks(&mut b, specs);
         gather::add_batch(&mut b, tools, specs, &tc_lines, force);
+        gather::add_orphan_deletion(&mut b, tools);
         gather::TC_READ
     } else {
         // The read-back must follow the IFB's deletion.
@@ -182,6 +183,7 @@ pub(crate) async fn run_plans(
             Some(&dels.join("\n")),
         );
         gather::add_reads(&mut b, tools, specs);
+        gather::add_orphan_deletion(&mut b, tools);
         TC
     };
 
@@ -197,6 +199,7 @@ pub(crate) async fn run_plans(
         }
     };
     log_orphans(&sections, orphans);
+    log_found_orphans(&sections);
     for (name, command) in [
         (LINKS_ADD, format!("{} -batch -", tools.ip)),
         (tc_section, format!("{} -batch -", tools.tc)),
@@ -218,6 +221,66 @@ pub(crate) async fn run_plans(
         }
     }
     Ok(parsed_reads(runner, &sections, specs))
+}
+
+/// How a guarded change went.
+#[derive(Debug)]
+pub(crate) enum Guarded {
+    /// The kernel held what was last read, so the change ran; this is its read-back.
+    Applied(Result<Reads, ShapingError>),
+    /// The kernel changed since the last read, so nothing ran; what it holds now, when the
+    /// guard's own read could be used.
+    Changed(Option<Reads>),
+}
+
+/// Runs plans made from the last read of the specs, in one process, only if the kernel still
+/// prints `expected` for them; then reads back. Plans that create or delete links are not for
+/// this (`run_plans` is).
+pub(crate) async fn run_guarded(
+    runner: &Runner,
+    plans: &[&ApplyPlan],
+    expected: &str,
+    specs: &[ReadSpec],
+) -> Result<Guarded, StepFailure> {
+    let tools = runner.tools();
+    let mut b = ScriptBuilder::new(runner.sudo());
+    gather::add_link_checks(&mut b, specs);
+    gather::add_guard(&mut b, tools, specs, expected);
+    let tc_lines: Vec<&str> = plans
+        .iter()
+        .flat_map(|p| p.tc_batch.iter().map(String::as_str))
+        .collect();
+    gather::add_batch(&mut b, tools, specs, &tc_lines, false);
+    gather::add_orphan_deletion(&mut b, tools);
+
+    let sections = match run(runner, b.finish()).await {
+        Ok(sections) => sections,
+        Err(err) => {
+            return Err(StepFailure {
+                command: "the shaping script".to_owned(),
+                words: err.to_string(),
+                plan_index: None,
+                sudo_refused: matches!(err, ShapingError::Run(RunError::SudoNeedsPassword { .. })),
+            });
+        }
+    };
+    log_found_orphans(&sections);
+    if gather::section(&sections, gather::GUARD).is_err() {
+        return Ok(Guarded::Changed(gather::parse_guard(&sections, specs)));
+    }
+    if let Some(failed) = sections
+        .iter()
+        .find(|s| s.name == gather::TC_READ && !s.success())
+    {
+        let words = words_of(failed);
+        return Err(StepFailure {
+            command: format!("{} -batch -", tools.tc),
+            sudo_refused: stderr_is_sudo_password_refusal(&failed.stderr),
+            plan_index: failed_plan(&words, plans),
+            words,
+        });
+    }
+    Ok(Guarded::Applied(parsed_reads(runner, &sections, specs)))
 }
 
 /// Runs a script and splits its output into sections.
@@ -242,20 +305,6 @@ fn parsed_reads(
             failed,
             &format!("{} -s -j -batch -", runner.tools().tc),
         )),
-    }
-}
-
-/// Runs a read-only command that must succeed; returns its stdout.
-pub(crate) async fn checked(runner: &Runner, argv: &[&str]) -> Result<String, ShapingError> {
-    let argv: Vec<String> = argv.iter().map(|s| (*s).to_owned()).collect();
-    let out = runner.run(&argv, None).await?;
-    if out.success() {
-        Ok(out.stdout)
-    } else {
-        Err(ShapingError::Tool {
-            command: argv.join(" "),
-            words: tool_words(&out),
-        })
     }
 }
 
@@ -284,6 +333,26 @@ fn log_orphans(sections: &[SectionOutput], orphans: &[String]) {
         }
     } else {
         tracing::warn!(ifbs = ?orphans, words = %words_of(section), "could not remove orphan IFBs");
+    }
+}
+
+/// Logs what became of the orphaned IFBs the script found and deleted itself.
+fn log_found_orphans(sections: &[SectionOutput]) {
+    let Some(section) = sections.iter().find(|s| s.name == gather::ORPHANS_DEL) else {
+        return;
+    };
+    let found = sections
+        .iter()
+        .find(|s| s.name == gather::ORPHANS)
+        .map(|s| s.stdout.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    if found.is_empty() {
+        return;
+    }
+    if section.success() {
+        tracing::info!(ifbs = %found, "removed IFBs whose container is gone");
+    } else {
+        tracing::warn!(ifbs = %found, words = %words_of(section), "could not remove orphan IFBs");
     }
 }
 

@@ -260,7 +260,7 @@ async fn survey_once(
     let mut to_enter: Vec<usize> = Vec::new();
     for (i, details) in containers.iter().enumerate() {
         match memo::recall(host, details) {
-            Some(targets) => owned.push((i, targets)),
+            Some((targets, _)) => owned.push((i, targets)),
             None => to_enter.push(i),
         }
     }
