@@ -18,8 +18,8 @@ use common::guest::{self, GuestContainer, guest};
 use common::hosts::{ProfileFile, lab_host_entry};
 use common::wire::{Direction, measure_local};
 use common::{
-    TestContainer, TestNetwork, docker, kernel_has_netem, quayside, quayside_ok, receiver,
-    run_ok, send_and_measure_kbit, stderr, stdout, tc_snapshot,
+    TestContainer, TestNetwork, docker, kernel_has_netem, quayside, quayside_ok, receiver, run_ok,
+    send_and_measure_kbit, stderr, stdout, tc_snapshot,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -44,14 +44,14 @@ fn net_on(profile: &ProfileFile, id: &str, args: &[&str]) -> Output {
     quayside(&all)
 }
 
-fn ok(out: Output) -> String {
+fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "quayside failed: {}{}",
-        stdout(&out),
-        stderr(&out)
+        stdout(out),
+        stderr(out)
     );
-    stdout(&out)
+    stdout(out)
 }
 
 /// `quayside net show --id ID --json`, parsed.
@@ -134,7 +134,11 @@ fn k1_foreign_root_qdisc_is_named_and_left_alone_unless_replaced() {
     guest(&format!("tc qdisc add dev {veth} root netem delay 50ms"));
     let before = c.veth_qdiscs();
 
-    let out = net_on(&profile, &c.id(), &["--policy", "delay", "--value", "100ms"]);
+    let out = net_on(
+        &profile,
+        &c.id(),
+        &["--policy", "delay", "--value", "100ms"],
+    );
     assert!(!out.status.success(), "a foreign root must stop the apply");
     let err = stderr(&out);
     assert!(
@@ -143,7 +147,7 @@ fn k1_foreign_root_qdisc_is_named_and_left_alone_unless_replaced() {
     );
     assert_eq!(c.veth_qdiscs(), before, "the foreign root is untouched");
 
-    let shown = ok(quayside(&[
+    let shown = ok(&quayside(&[
         "--hosts",
         profile.arg(),
         "net",
@@ -156,7 +160,7 @@ fn k1_foreign_root_qdisc_is_named_and_left_alone_unless_replaced() {
         "the read-back names it: {shown}"
     );
 
-    let out = ok(net_on(
+    let out = ok(&net_on(
         &profile,
         &c.id(),
         &["--policy", "delay", "--value", "100ms", "--replace-foreign"],
@@ -176,12 +180,12 @@ fn k2_loss_after_delay_keeps_the_delay_in_one_netem() {
     let _lock = serial();
     let profile = guest::profile();
     let c = GuestContainer::sleeper("k2-combine");
-    ok(net_on(
+    ok(&net_on(
         &profile,
         &c.id(),
         &["--policy", "delay", "--value", "100ms"],
     ));
-    let out = ok(net_on(
+    let out = ok(&net_on(
         &profile,
         &c.id(),
         &["--policy", "loss", "--value", "30%", "--json"],
@@ -221,11 +225,18 @@ fn k3_wrong_interface_host_network_is_refused_and_a_bridge_is_never_a_target() {
     // (b) Input: a container on a user-defined bridge. Right: the target is its own veth; the
     // bridge and every other interface keep their qdiscs.
     let network = TestNetwork::create("k3-bridge");
-    let c = TestContainer::run("k3-bridged", &["--network", &network.name], &["sleep", "3600"]);
+    let c = TestContainer::run(
+        "k3-bridged",
+        &["--network", &network.name],
+        &["sleep", "3600"],
+    );
     let (_, peer, veth) = c.host_veths()[0].clone();
     let ifb = format!("qs-ifb{peer}");
     let others_before = qdiscs_except(&[&veth, &ifb]);
-    let out = ok(net(&c.id(), &["--policy", "rate", "--value", "1000 500", "--json"]));
+    let out = ok(&net(
+        &c.id(),
+        &["--policy", "rate", "--value", "1000 500", "--json"],
+    ));
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let interfaces = report["interfaces"].as_array().unwrap();
     assert_eq!(interfaces.len(), 1, "{out}");
@@ -242,7 +253,7 @@ fn k3_wrong_interface_host_network_is_refused_and_a_bridge_is_never_a_target() {
         others_before,
         "the bridge and every other interface are untouched"
     );
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -256,7 +267,7 @@ fn k4_of_two_containers_on_one_network_only_the_limited_one_is_shaped_or_slowed(
     let second_veth = second.host_veths()[0].2.clone();
     let second_before = tc_snapshot(&second_veth);
 
-    ok(net(&first.id(), &["--policy", "rate", "--value", "1000"]));
+    ok(&net(&first.id(), &["--policy", "rate", "--value", "1000"]));
     assert!(has_our_tree(&first.host_veths()[0].2));
     assert_eq!(
         tc_snapshot(&second_veth),
@@ -264,13 +275,16 @@ fn k4_of_two_containers_on_one_network_only_the_limited_one_is_shaped_or_slowed(
         "the other container's veth is untouched"
     );
     let other = measure_local(second.pid(), Direction::Download, 4_000_000);
-    eprintln!("k4: into the unlimited neighbour {:.0} kbit/s", other.goodput_kbit);
+    eprintln!(
+        "k4: into the unlimited neighbour {:.0} kbit/s",
+        other.goodput_kbit
+    );
     assert!(
         other.goodput_kbit > 20_000.0,
         "the neighbour is not slowed: {:.0} kbit/s",
         other.goodput_kbit
     );
-    ok(net(&first.id(), &["--policy", "clear"]));
+    ok(&net(&first.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -293,7 +307,10 @@ fn k5_peer_index_is_matched_as_an_integer() {
     let decoy_peer = format!("qsk5b{word}");
     assert!(host_links().contains(&decoy.name));
 
-    let out = ok(net(&c.id(), &["--policy", "rate", "--value", "1000 500", "--json"]));
+    let out = ok(&net(
+        &c.id(),
+        &["--policy", "rate", "--value", "1000 500", "--json"],
+    ));
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let interfaces = report["interfaces"].as_array().unwrap();
     assert_eq!(interfaces.len(), 1, "{out}");
@@ -301,14 +318,19 @@ fn k5_peer_index_is_matched_as_an_integer() {
     assert_eq!(interfaces[0]["veth_ifindex"].as_u64(), Some(peer));
     assert!(has_our_tree(&veth));
     for dev in [decoy.name.as_str(), decoy_peer.as_str()] {
-        assert!(!has_our_tree(dev), "{dev} is not shaped: {}", tc_snapshot(dev));
+        assert!(
+            !has_our_tree(dev),
+            "{dev} is not shaped: {}",
+            tc_snapshot(dev)
+        );
     }
     let links = host_links();
     assert!(
-        !links.contains(&format!("qs-ifb{longer}")) && !links.contains(&format!("qs-ifb{prefixed}")),
+        !links.contains(&format!("qs-ifb{longer}"))
+            && !links.contains(&format!("qs-ifb{prefixed}")),
         "no IFB for a decoy: {links}"
     );
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -318,7 +340,7 @@ fn k6_after_a_restart_the_read_back_shows_the_new_veth_as_it_is() {
     // shaping as if it were still there. Re-applying it on the start event is the window's.
     let _lock = serial();
     let c = TestContainer::sleeper("k6-restart");
-    ok(net(&c.id(), &["--policy", "rate", "--value", "1000"]));
+    ok(&net(&c.id(), &["--policy", "rate", "--value", "1000"]));
     let old_veth = c.host_veths()[0].2.clone();
     docker(&["restart", "-t", "0", &c.name]);
     let new_veth = c.host_veths()[0].2.clone();
@@ -340,7 +362,7 @@ fn k7_download_and_upload_are_limited_each_on_its_own_side() {
     // of it ~512 kbit/s, each 0.9 to 1.0 of its own rate.
     let _lock = serial();
     let c = TestContainer::sleeper("k7-directions");
-    let out = ok(net(&c.id(), &["--policy", "rate", "--value", "1000 512"]));
+    let out = ok(&net(&c.id(), &["--policy", "rate", "--value", "1000 512"]));
     assert!(out.contains("↓1 Mbit/s ↑512 kbit/s"), "{out}");
 
     let down = measure_local(c.pid(), Direction::Download, 500_000);
@@ -362,7 +384,7 @@ fn k7_download_and_upload_are_limited_each_on_its_own_side() {
         "upload {:.0} kbit/s",
         up.goodput_kbit
     );
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -374,13 +396,17 @@ fn k8_bits_and_bytes_rates_reach_tc_in_bit_units_and_read_back_the_same() {
     let (c, port) = receiver("k8-units");
     let veth = c.host_veths()[0].2.clone();
     for (args, tc_word, kbit) in [
-        (vec!["--policy", "rate", "--value", "600"], "rate 600Kbit", 600),
+        (
+            vec!["--policy", "rate", "--value", "600"],
+            "rate 600Kbit",
+            600,
+        ),
         (vec!["--down-rate", "5mbit"], "rate 5Mbit", 5000),
         (vec!["--down-rate", "1MB/s"], "rate 8Mbit", 8000),
     ] {
         let mut all = args.clone();
         all.push("--json");
-        let out = ok(net(&c.id(), &all));
+        let out = ok(&net(&c.id(), &all));
         let report: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(
             report["interfaces"][0]["download"]["rate_kbit"].as_u64(),
@@ -405,7 +431,7 @@ fn k8_bits_and_bytes_rates_reach_tc_in_bit_units_and_read_back_the_same() {
             );
         }
     }
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
 }
 
 #[test]
@@ -419,9 +445,15 @@ fn k9_impossible_combinations_are_refused_before_the_host_is_touched() {
     let (_, peer, veth) = c.host_veths()[0].clone();
     let before = tc_snapshot(&veth);
     for (args, reason) in [
-        (vec!["--policy", "reorder", "--value", "25%"], "needs a delay"),
+        (
+            vec!["--policy", "reorder", "--value", "25%"],
+            "needs a delay",
+        ),
         (vec!["--policy", "loss", "--value", "150%"], "0% to 100%"),
-        (vec!["--policy", "rate", "--value", "1"], "at least 8 kbit/s"),
+        (
+            vec!["--policy", "rate", "--value", "1"],
+            "at least 8 kbit/s",
+        ),
         (vec!["--up-rate", "1kbit"], "at least 8 kbit/s"),
         (vec!["--up-reorder", "25%"], "needs a delay"),
         (vec!["--down-jitter", "10ms"], "needs a delay"),
@@ -451,15 +483,15 @@ fn k9_reorder_with_a_delay_becomes_one_netem_and_jitter_above_delay_warns() {
     let _lock = serial();
     let profile = guest::profile();
     let c = GuestContainer::sleeper("k9-reorder");
-    ok(net_on(&profile, &c.id(), &["--down-delay", "10ms"]));
-    ok(net_on(&profile, &c.id(), &["--down-reorder", "25%"]));
+    ok(&net_on(&profile, &c.id(), &["--down-delay", "10ms"]));
+    ok(&net_on(&profile, &c.id(), &["--down-reorder", "25%"]));
     let qdiscs = c.veth_qdiscs();
     assert!(
         qdiscs.contains("delay 10ms reorder 25%"),
         "reorder kept with its delay: {qdiscs}"
     );
 
-    let out = ok(net_on(&profile, &c.id(), &["--down-jitter", "50ms"]));
+    let out = ok(&net_on(&profile, &c.id(), &["--down-jitter", "50ms"]));
     assert!(
         out.contains("warning:") && out.contains("larger than the delay"),
         "jitter above delay warns: {out}"
@@ -483,7 +515,7 @@ fn k10_netem_missing_delay_fails_with_the_kernels_words_and_leaves_the_veth_as_b
     );
     let c = TestContainer::sleeper("k10-netem");
     let (_, peer, veth) = c.host_veths()[0].clone();
-    ok(net(&c.id(), &["--policy", "rate", "--value", "1500"]));
+    ok(&net(&c.id(), &["--policy", "rate", "--value", "1500"]));
     let before = tc_snapshot(&veth);
 
     let out = net(&c.id(), &["--policy", "delay", "--value", "100ms 10ms"]);
@@ -497,14 +529,28 @@ fn k10_netem_missing_delay_fails_with_the_kernels_words_and_leaves_the_veth_as_b
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert_eq!(tc_snapshot(&veth), before, "the veth holds what it held");
     let shown = quayside_ok(&["net", "show", "--id", &c.id()]);
-    assert!(shown.contains("↓1.5 Mbit/s"), "rate shaping still works: {shown}");
+    assert!(
+        shown.contains("↓1.5 Mbit/s"),
+        "rate shaping still works: {shown}"
+    );
 
-    ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "clear"]));
     let clean = tc_snapshot(&veth);
     let out = net(&c.id(), &["--up-delay", "100ms"]);
-    assert!(!out.status.success(), "an upload delay without netem must fail");
-    assert!(stderr(&out).contains("modprobe sch_netem"), "{}", stderr(&out));
-    assert_eq!(tc_snapshot(&veth), clean, "nothing half-applied on the veth");
+    assert!(
+        !out.status.success(),
+        "an upload delay without netem must fail"
+    );
+    assert!(
+        stderr(&out).contains("modprobe sch_netem"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        tc_snapshot(&veth),
+        clean,
+        "nothing half-applied on the veth"
+    );
     assert!(
         !host_links().contains(&format!("qs-ifb{peer}")),
         "the IFB made for the failed upload is gone: {}",
@@ -518,11 +564,11 @@ fn k11_clear_twice_both_succeed_and_say_already_clear() {
     // says cleared, every later one "already clear", and the read-back says "no shaping".
     let _lock = serial();
     let c = TestContainer::sleeper("k11-clear");
-    ok(net(&c.id(), &["--policy", "rate", "--value", "1000 500"]));
-    let first = ok(net(&c.id(), &["--policy", "clear"]));
+    ok(&net(&c.id(), &["--policy", "rate", "--value", "1000 500"]));
+    let first = ok(&net(&c.id(), &["--policy", "clear"]));
     assert!(first.contains("shaping cleared"), "{first}");
     for _ in 0..2 {
-        let again = ok(net(&c.id(), &["--policy", "clear"]));
+        let again = ok(&net(&c.id(), &["--policy", "clear"]));
         assert!(again.contains("already clear"), "{again}");
     }
     let shown = quayside_ok(&["net", "show", "--id", &c.id()]);
@@ -552,7 +598,10 @@ fn k12_sudo_that_wants_a_password_over_ssh_fails_at_once_with_the_hint() {
         err.contains("sudo wants a password") && err.contains("NOPASSWD"),
         "{err}"
     );
-    assert!(err.contains("tc, ip and nsenter"), "names the commands: {err}");
+    assert!(
+        err.contains("tc, ip and nsenter"),
+        "names the commands: {err}"
+    );
     assert!(took < Duration::from_secs(2), "took {took:?}");
     assert_eq!(tc_snapshot(&c.host_veths()[0].2), before, "nothing changed");
 }
@@ -568,7 +617,15 @@ fn k12_sudo_that_wants_a_password_locally_fails_at_once_with_the_hint() {
     let out = Command::new("setpriv")
         .args(["--reuid", &user, "--regid", &user, "--init-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_quayside"))
-        .args(["net", "--id", &c.id(), "--policy", "rate", "--value", "1000"])
+        .args([
+            "net",
+            "--id",
+            &c.id(),
+            "--policy",
+            "rate",
+            "--value",
+            "1000",
+        ])
         .output()
         .unwrap();
     let took = started.elapsed();

@@ -88,6 +88,9 @@ pub fn measure_local(pid: u32, direction: Direction, bytes: u64) -> Transfer {
 pub fn measure_guest(pid: u32, direction: Direction, bytes: u64) -> Transfer {
     static PATH: OnceLock<String> = OnceLock::new();
     let path = guest::guest_file("meter.py", METER, &PATH);
-    let out = guest::guest(&format!("python3 {path} {} {pid} {bytes}", direction.word()));
+    let out = guest::guest(&format!(
+        "python3 {path} {} {pid} {bytes}",
+        direction.word()
+    ));
     Transfer::parse(&out, bytes)
 }
