@@ -126,18 +126,24 @@ impl Pings {
 }
 
 /// Pings `ip` from the guest `count` times, every `interval_secs`.
+///
+/// ping is interrupted (SIGINT: it still prints its summary) after `PING_LIMIT_SECS`: the
+/// guest's ping was seen spinning for minutes after a corrupted reply.
 fn ping(ip: &str, count: u32, interval_secs: f64) -> Pings {
     parse_ping(&guest(&format!(
-        "ping -n -c {count} -i {interval_secs} -W 1 {ip}; true"
+        "timeout -s INT {PING_LIMIT_SECS} ping -n -c {count} -i {interval_secs} -W 1 {ip}; true"
     )))
 }
 
 /// Sends `count` pings to `ip` from the guest at once (preload), then waits for the replies.
 fn ping_burst(ip: &str, count: u32) -> Pings {
     parse_ping(&guest(&format!(
-        "ping -n -c {count} -l {count} -W 1 {ip}; true"
+        "timeout -s INT {PING_LIMIT_SECS} ping -n -c {count} -l {count} -W 1 {ip}; true"
     )))
 }
+
+/// Longer than any ping series here takes in the guest (500 pings take ~7 s).
+const PING_LIMIT_SECS: u32 = 60;
 
 /// The round trip times of `count` pings from the guest to `ip`, in ms.
 fn rtts_ms(ip: &str, count: u32) -> Vec<f64> {

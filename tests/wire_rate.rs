@@ -64,13 +64,18 @@ fn check_ratio(place: &str, direction: Direction, rate_kbit: u64, t: &Transfer) 
     );
 }
 
-/// Fails, saying why, when the veth lost its tree during a measurement: anything that clears
-/// every Quayside tree on this machine (the window's "Clear all shaping") would do that.
-fn assert_still_shaped(veth: &str) {
-    let snapshot = tc_snapshot(veth);
+/// Fails, saying why, when the direction's tree went away during a measurement: anything that
+/// clears every Quayside tree on this machine (the window's "Clear all shaping") would do that.
+fn assert_still_shaped(veth: &str, ifb: &str, direction: Direction) {
+    let dev = match direction {
+        Direction::Download => veth,
+        Direction::Upload => ifb,
+    };
+    let snapshot = run_ok("tc", &["qdisc", "show", "dev", dev]);
     assert!(
         snapshot.contains("7173:"),
-        "the shaping of {veth} was removed during the measurement by something else: {snapshot}"
+        "the {direction:?} tree on {dev} was removed during the measurement by something \
+         else: {snapshot}"
     );
 }
 
@@ -86,14 +91,15 @@ fn rate_args(direction: Direction, rate: &str) -> [&str; 2] {
 fn rates_of_1_and_10_mbit_hold_in_each_direction_and_clear_unshapes() {
     let _lock = serial();
     let c = TestContainer::sleeper("rate-local");
-    let veth = c.host_veths()[0].2.clone();
+    let (_, peer, veth) = c.host_veths()[0].clone();
+    let ifb = format!("qs-ifb{peer}");
     for rate_kbit in [1000, 10_000] {
         let rate = format!("{rate_kbit}kbit");
         for direction in [Direction::Download, Direction::Upload] {
             net_ok(None, &c.id(), &["--policy", "clear"]);
             net_ok(None, &c.id(), &rate_args(direction, &rate));
             let t = measure_local(c.pid(), direction, four_seconds_of(rate_kbit));
-            assert_still_shaped(&veth);
+            assert_still_shaped(&veth, &ifb, direction);
             check_ratio("local", direction, rate_kbit, &t);
         }
     }
