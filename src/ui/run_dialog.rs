@@ -284,8 +284,11 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
     let mut open = true;
     let mut send = None;
     let mut close = false;
+    let top_centre = egui::pos2(ctx.content_rect().center().x, 48.0);
     egui::Window::new("Run a container")
         .open(&mut open)
+        .pivot(egui::Align2::CENTER_TOP)
+        .default_pos(top_centre)
         .collapsible(false)
         .resizable(true)
         .default_width(520.0)
@@ -324,7 +327,10 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
                     let label = ui.label("Image");
                     image_field_ui(d, label.id, ui);
                     ui.end_row();
-                    problem_row_ui(ui, problem_of("Image"));
+                    // An image not chosen yet is no mistake: Create stays disabled and says why.
+                    if !d.image.trim().is_empty() {
+                        problem_row_ui(ui, problem_of("Image"));
+                    }
 
                     let label = ui.label("Name");
                     ui.add(
@@ -405,7 +411,11 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
                 let ready = checked.is_ok() && d.pending.is_none();
                 let create = ui
                     .add_enabled(ready, egui::Button::new("Create and start"))
-                    .on_disabled_hover_text("Fix what is marked above first");
+                    .on_disabled_hover_text(if d.image.trim().is_empty() {
+                        "Choose an image first"
+                    } else {
+                        "Fix what is marked above first"
+                    });
                 if create.clicked()
                     && let (Ok(spec), Some(host)) = (&checked, d.host.clone())
                 {

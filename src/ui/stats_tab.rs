@@ -172,15 +172,18 @@ pub(crate) fn stats_many_ui(app: &mut App, keys: &[ContainerKey], ui: &mut egui:
 
 fn plot_ui(ui: &mut egui::Ui, id: (&str, &str), title: &str, lines: &[(&str, Vec<[f64; 2]>)]) {
     ui.strong(title);
-    Plot::new(id)
-        .height(PLOT_HEIGHT)
-        .legend(Legend::default())
-        .allow_drag(false)
+    let mut plot = Plot::new(id).height(PLOT_HEIGHT);
+    // One line needs no legend: the title names it.
+    if lines.len() > 1 {
+        plot = plot.legend(Legend::default().position(egui_plot::Corner::LeftTop));
+    }
+    plot.allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .include_y(0.0)
         .x_axis_formatter(|mark, _| format!("{:.0} s", mark.value))
+        .y_axis_min_width(36.0)
         .show(ui, |plot| {
             for (name, points) in lines {
                 plot.line(Line::new(*name, PlotPoints::new(points.clone())));
