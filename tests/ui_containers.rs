@@ -1,7 +1,7 @@
 //! The container tools of the real window, driven with egui_kittest against the real Docker
 //! engine: the Run… dialog creates a container and selects it, the Exec tab shows a command's
 //! output and exit code, the Logs tab follows new lines, the Top and Stats tabs fill in, and a
-//! bulk stop reports each container.
+//! bulk stop reports each container; exec and logs also through a lab host over SSH.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -10,6 +10,7 @@ mod common;
 use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
+use common::hosts::{ProfileFile, env, lab_host_entry};
 use common::ui::{runtime, step_until};
 use common::{TestContainer, docker, free_port, lab_image, unique_name};
 use eframe::egui;
@@ -309,4 +310,59 @@ fn a_bulk_stop_in_the_window_reports_each_container() {
     assert!(has_label(&h, &format!("local:{} stopped", b.name)));
     assert_eq!(a.state(), "exited");
     assert_eq!(b.state(), "exited");
+}
+
+/// The window over the first lab SSH host alone, as `quayside --hosts FILE` opens it.
+fn lab_window(rt: &tokio::runtime::Runtime) -> (Harness<'static, App>, ProfileFile) {
+    let profile = ProfileFile::new(&lab_host_entry("lab-1", 1, &env("QS_SSH_USER")));
+    let path = profile.path.clone();
+    let handle = rt.handle().clone();
+    let h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            quayside::testing::app_for_profile(&handle, &cc.egui_ctx, &path)
+                .expect("the profile loads")
+        });
+    (h, profile)
+}
+
+#[test]
+fn exec_and_logs_work_through_a_lab_host_over_ssh() {
+    let rt = runtime();
+    let (mut h, _profile) = lab_window(&rt);
+    let c = TestContainer::run(
+        "ui-ssh-tools",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo ssh-line-$i; sleep 0.3; done",
+        ],
+    );
+    select(&mut h, &c.name);
+    assert!(
+        has_label(&h, &format!("lab-1:{}", c.name)),
+        "selected on lab-1"
+    );
+
+    open_tab(&mut h, "Exec");
+    type_into(&mut h, "Command", "sh -c 'echo over-ssh; exit 5'");
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| has_label(
+            h,
+            "exit code 5"
+        ) && has_label(
+            h, "over-ssh"
+        )),
+        "output and exit code come back through the SSH transport"
+    );
+
+    open_tab(&mut h, "Logs");
+    let later =
+        |h: &Harness<'static, App>| (15..60).any(|i| has_label(h, &format!("ssh-line-{i}")));
+    assert!(
+        step_until(&mut h, Duration::from_secs(25), later),
+        "new lines follow through the SSH transport"
+    );
 }

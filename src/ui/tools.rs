@@ -370,7 +370,10 @@ mod tests {
             views.take_stats(&host, vec![(id.clone(), StatsSample::default())]);
         }
         let key = ContainerKey { host, id };
-        assert_eq!(views.stats.get(&key).map(|h| h.samples.len()), Some(STATS_HISTORY));
+        assert_eq!(
+            views.stats.get(&key).map(|h| h.samples.len()),
+            Some(STATS_HISTORY)
+        );
 
         let line = |i: usize| LogLine {
             timestamp: String::new(),
