@@ -236,6 +236,10 @@ async fn follow_logs(conn: HostConnection, key: ContainerKey, sink: EventSink) {
                     Err(err) => failed = Some(err.to_string()),
                 }
             }
+            // TODO(#5): the engine's `since` counts whole seconds, so when the stream resumes
+            // (after the container restarted) lines written later in the same second as the
+            // last one seen are skipped; resuming at that second and dropping the lines already
+            // seen by their full timestamp would keep them.
             if let Some(last) = lines.iter().rev().find_map(logs::LogLine::unix_secs) {
                 since = Some(last + 1);
             }

@@ -228,8 +228,11 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
         } => {
             let choices = app.run_dialog.choices.entry(host).or_default();
             choices.images = Some(images);
-            // The network menu is a convenience: without it the name is typed.
-            choices.networks = networks.unwrap_or_default();
+            // The network menu is a convenience: without it the default network is used.
+            choices.networks = networks.unwrap_or_else(|error| {
+                tracing::warn!(%error, "no network menu in the Run dialog");
+                Vec::new()
+            });
         }
         ToolEvent::RunProgressed {
             host,

@@ -345,7 +345,7 @@ pub(crate) fn rate_per_sec(before: u64, after: u64, dt_secs: f64) -> f64 {
     }
 }
 
-/// The label of a stream's text in the Exec and Logs tabs.
+/// Whether text came from stderr, which the Exec and Logs tabs draw in the error colour.
 pub(crate) fn is_stderr(stream: OutputStream) -> bool {
     stream == OutputStream::Stderr
 }
