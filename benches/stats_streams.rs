@@ -142,6 +142,7 @@ fn main() {
     );
 
     let mut times = Vec::new();
+    let mut slowest = (Duration::ZERO, 0.0);
     let mut checkpoints = Vec::new();
     let start = Instant::now();
     let mut next_report = Duration::from_secs(15);
@@ -150,6 +151,9 @@ fn main() {
         // The first seconds set up 50 streams: measure the steady state.
         if start.elapsed() > Duration::from_secs(5) {
             times.push(t);
+            if t > slowest.0 {
+                slowest = (t, start.elapsed().as_secs_f64());
+            }
         }
         if start.elapsed() >= next_report {
             let (rss, peak) = rss_mib();
@@ -175,6 +179,11 @@ fn main() {
         ms(pick(95)),
         ms(pick(99)),
         ms(times.last().copied().unwrap_or_default())
+    );
+    println!(
+        "  the slowest frame ({:.3} ms) came {:.1} s into the run",
+        ms(slowest.0),
+        slowest.1
     );
     println!("resident memory before the window: {rss_before:.1} MiB");
     for (at, rss, peak, with_samples, most) in checkpoints {

@@ -334,6 +334,9 @@ pub(crate) fn sync_streams_ui(app: &mut App) {
     app.tools.stats.retain(|k, _| shown(k, StreamKind::Stats));
     app.tools.logs.retain(|k, _| shown(k, StreamKind::Logs));
     app.tools.top.retain(|k, _| shown(k, StreamKind::Top));
+    // Commands run in containers that are gone are of no more use.
+    let store = &app.store;
+    app.tools.exec.retain(|k, _| store.get(k).is_some());
 }
 
 /// Bytes per second between two cumulative counters `dt_secs` apart.
