@@ -366,3 +366,73 @@ fn exec_and_logs_work_through_a_lab_host_over_ssh() {
         "new lines follow through the SSH transport"
     );
 }
+
+#[test]
+fn a_bulk_stop_across_two_hosts_reports_each_container_with_its_host() {
+    let rt = runtime();
+    let profile = ProfileFile::new(&format!(
+        "{}{}",
+        common::hosts::local_entry("local"),
+        lab_host_entry("lab-1", 1, &env("QS_SSH_USER"))
+    ));
+    let path = profile.path.clone();
+    let handle = rt.handle().clone();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            quayside::testing::app_for_profile(&handle, &cc.egui_ctx, &path)
+                .expect("the profile loads")
+        });
+    let word = unique_name("ui-bulk2");
+    let a = TestContainer::sleeper(&format!("{word}-a"));
+    let b = TestContainer::sleeper(&format!("{word}-b"));
+
+    // Both hosts reach the same engine: each container shows once per host. Sorted by host,
+    // the first row of one container and the second of the other are on different hosts.
+    type_into(&mut h, "Filter", &word);
+    assert!(step_until(&mut h, Duration::from_secs(15), |h| h
+        .query_all_by_label(&a.name)
+        .count()
+        == 2
+        && h.query_all_by_label(&b.name).count() == 2));
+    h.get_by_label("Host").click();
+    // The sort applies after the frame that saw the click: let the rows settle before aiming.
+    h.step();
+    h.step();
+    h.get_all_by_label(&a.name).next().unwrap().click();
+    h.step();
+    h.step();
+    h.get_all_by_label(&b.name)
+        .nth(1)
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    assert!(step_until(&mut h, Duration::from_secs(5), |h| has_label(
+        h,
+        "2 containers selected"
+    )));
+    h.get_by_role_and_label(Role::Button, "Stop").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| has_text(
+            h,
+            "Stop of 2 containers: 2 answered, 0 failed"
+        )),
+        "the report counts both"
+    );
+    // One line per container, each naming its own host, and the two hosts differ.
+    let host_of = |name: &str| {
+        ["lab-1", "local"]
+            .into_iter()
+            .find(|host| has_label(&h, &format!("{host}:{name} stopped")))
+    };
+    let (host_a, host_b) = (host_of(&a.name), host_of(&b.name));
+    assert!(
+        host_a.is_some() && host_b.is_some(),
+        "{host_a:?} {host_b:?}"
+    );
+    assert_ne!(
+        host_a, host_b,
+        "the two containers were picked on two hosts"
+    );
+    assert_eq!(a.state(), "exited");
+    assert_eq!(b.state(), "exited");
+}
