@@ -68,9 +68,17 @@ fn select(h: &mut Harness<'static, App>, name: &str) {
     );
 }
 
-fn open_tab(h: &mut Harness<'static, App>, tab: &str) {
-    h.get_by_label(tab).click();
-    h.step();
+/// Opens the tab `tab` and waits for text containing `shown` in it; the click is repeated
+/// should it land while the panel was still moving (details arriving).
+fn open_tab(h: &mut Harness<'static, App>, tab: &str, shown: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        h.get_by_label(tab).click();
+        if step_until(h, Duration::from_secs(1), |h| has_text(h, shown)) {
+            return;
+        }
+    }
+    panic!("the {tab} tab does not open");
 }
 
 #[test]
@@ -179,7 +187,7 @@ fn a_command_run_in_the_exec_tab_shows_its_output_and_exit_code() {
     let mut h = window(&rt);
     let c = TestContainer::sleeper("ui-exec");
     select(&mut h, &c.name);
-    open_tab(&mut h, "Exec");
+    open_tab(&mut h, "Exec", "Commands run here");
 
     type_into(
         &mut h,
@@ -222,9 +230,9 @@ fn the_logs_tab_follows_new_lines_and_searches_them() {
         ],
     );
     select(&mut h, &c.name);
-    open_tab(&mut h, "Logs");
+    open_tab(&mut h, "Logs", "Search");
     assert!(
-        step_until(&mut h, Duration::from_secs(10), |h| has_text(h, "line-2")),
+        step_until(&mut h, Duration::from_secs(20), |h| has_text(h, "line-2")),
         "earlier lines show"
     );
     let later = |h: &Harness<'static, App>| (10..40).any(|i| has_label(h, &format!("line-{i}")));
@@ -260,7 +268,7 @@ fn the_top_and_stats_tabs_fill_in_while_shown() {
     let mut h = window(&rt);
     let c = TestContainer::run("ui-top", &[], &["httpd", "-f", "-p", "80"]);
     select(&mut h, &c.name);
-    open_tab(&mut h, "Top");
+    open_tab(&mut h, "Top", "processes");
     assert!(
         step_until(&mut h, Duration::from_secs(10), |h| has_label(
             h,
@@ -268,7 +276,7 @@ fn the_top_and_stats_tabs_fill_in_while_shown() {
         )),
         "the process list shows httpd"
     );
-    open_tab(&mut h, "Stats");
+    open_tab(&mut h, "Stats", "sample");
     assert!(
         step_until(&mut h, Duration::from_secs(10), |h| has_text(h, "CPU ")
             && has_label(h, "Memory MiB")),
@@ -345,7 +353,7 @@ fn exec_and_logs_work_through_a_lab_host_over_ssh() {
         "selected on lab-1"
     );
 
-    open_tab(&mut h, "Exec");
+    open_tab(&mut h, "Exec", "Commands run here");
     type_into(&mut h, "Command", "sh -c 'echo over-ssh; exit 5'");
     h.get_by_role_and_label(Role::Button, "Run").click();
     assert!(
@@ -358,7 +366,7 @@ fn exec_and_logs_work_through_a_lab_host_over_ssh() {
         "output and exit code come back through the SSH transport"
     );
 
-    open_tab(&mut h, "Logs");
+    open_tab(&mut h, "Logs", "Search");
     let later =
         |h: &Harness<'static, App>| (15..60).any(|i| has_label(h, &format!("ssh-line-{i}")));
     assert!(

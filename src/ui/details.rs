@@ -61,19 +61,39 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
 /// when the Stats tab is chosen.
 fn many_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.label(format!("{} containers selected", app.selection.len()));
-    app.bulk.report_ui(ui);
-    ui.separator();
-    let mut show_stats = app.tab == DetailTab::Stats;
-    if ui.toggle_value(&mut show_stats, "Stats").changed() {
-        app.tab = if show_stats {
+    // Of the single container's tabs, only Stats has a form for several.
+    let mut stats = app.tab == DetailTab::Stats;
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut stats, false, "Summary");
+        ui.selectable_value(&mut stats, true, "Stats");
+    });
+    if stats != (app.tab == DetailTab::Stats) {
+        app.tab = if stats {
             DetailTab::Stats
         } else {
             DetailTab::Details
         };
     }
-    if show_stats {
+    ui.separator();
+    if stats {
         let keys: Vec<_> = app.selection.iter().cloned().collect();
         stats_tab::stats_many_ui(app, &keys, ui);
+    } else if app.bulk.action.is_some() {
+        app.bulk.report_ui(ui);
+    } else {
+        ui.weak("Start, Stop, Restart and Remove act on each of them and report each result.");
+        let mut rows: Vec<String> = app
+            .selection
+            .iter()
+            .map(|k| {
+                let state = app.store.get(k).map_or("gone", |r| r.state.as_str());
+                format!("{}  {state}", app.display_name(k))
+            })
+            .collect();
+        rows.sort();
+        for row in rows {
+            ui.label(row);
+        }
     }
 }
 

@@ -105,12 +105,14 @@ pub(crate) fn stats_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
 /// One compact row per selected running container: its latest figures and a CPU line. Only the
 /// rows in sight are drawn.
 pub(crate) fn stats_many_ui(app: &mut App, keys: &[ContainerKey], ui: &mut egui::Ui) {
-    let running: Vec<ContainerKey> = keys
+    let mut running: Vec<(String, ContainerKey)> = keys
         .iter()
         .filter(|k| app.store.get(k).is_some_and(|r| r.state.is_running()))
-        .take(MAX_STREAMED)
-        .cloned()
+        .map(|k| (app.display_name(k), k.clone()))
         .collect();
+    running.sort();
+    running.truncate(MAX_STREAMED);
+    let (names, running): (Vec<String>, Vec<ContainerKey>) = running.into_iter().unzip();
     if running.len() < keys.len() {
         ui.weak(format!(
             "Showing {} running containers of the {} selected.",
@@ -121,7 +123,6 @@ pub(crate) fn stats_many_ui(app: &mut App, keys: &[ContainerKey], ui: &mut egui:
     for key in &running {
         app.tools.want(key, StreamKind::Stats);
     }
-    let names: Vec<String> = running.iter().map(|k| app.display_name(k)).collect();
     egui::ScrollArea::vertical()
         .id_salt("stats_many")
         .auto_shrink([false, false])
