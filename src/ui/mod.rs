@@ -13,6 +13,7 @@ mod hosts_editor;
 mod logs_tab;
 mod network_tab;
 mod run_dialog;
+mod run_form;
 mod stats_tab;
 pub(crate) mod store;
 mod table;
