@@ -114,6 +114,30 @@ pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts:
     app
 }
 
+/// Selects every listed container whose name starts with `prefix` and opens the Stats tab, as
+/// a user would with ctrl-clicks; returns how many were selected. For measuring many live
+/// stats streams at once.
+pub fn show_stats_of(app: &mut App, prefix: &str) -> usize {
+    let keys: Vec<_> = app
+        .hosts
+        .iter()
+        .flat_map(|h| app.store.containers_of(&h.id))
+        .filter(|row| row.name.starts_with(prefix))
+        .map(ContainerSummary::key)
+        .collect();
+    app.selection = keys.into_iter().collect();
+    app.tab = crate::ui::app::DetailTab::Stats;
+    app.selection.len()
+}
+
+/// How many containers of the selection have stats samples in the window, and the most samples
+/// kept for any one of them.
+pub fn stats_kept(app: &App) -> (usize, usize) {
+    let histories = &app.tools.stats;
+    let most = histories.values().map(|h| h.samples.len()).max();
+    (histories.len(), most.unwrap_or(0))
+}
+
 /// The window over the hosts of the profile file at `path`, as `quayside --hosts PATH` opens
 /// it; the error is the profile's own (line, column, key).
 pub fn app_for_profile(

@@ -1,7 +1,7 @@
 //! The container tools of the real window, driven with egui_kittest against the real Docker
 //! engine: the Run… dialog creates a container and selects it, the Exec tab shows a command's
 //! output and exit code, the Logs tab follows new lines, the Top and Stats tabs fill in, and a
-//! bulk stop reports each container.
+//! bulk stop reports each container; exec and logs also through a lab host over SSH.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -10,6 +10,7 @@ mod common;
 use std::io::{Read as _, Write as _};
 use std::time::{Duration, Instant};
 
+use common::hosts::{ProfileFile, env, lab_host_entry};
 use common::ui::{runtime, step_until};
 use common::{TestContainer, docker, free_port, lab_image, unique_name};
 use eframe::egui;
@@ -67,9 +68,17 @@ fn select(h: &mut Harness<'static, App>, name: &str) {
     );
 }
 
-fn open_tab(h: &mut Harness<'static, App>, tab: &str) {
-    h.get_by_label(tab).click();
-    h.step();
+/// Opens the tab `tab` and waits for text containing `shown` in it; the click is repeated
+/// should it land while the panel was still moving (details arriving).
+fn open_tab(h: &mut Harness<'static, App>, tab: &str, shown: &str) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        h.get_by_label(tab).click();
+        if step_until(h, Duration::from_secs(1), |h| has_text(h, shown)) {
+            return;
+        }
+    }
+    panic!("the {tab} tab does not open");
 }
 
 #[test]
@@ -178,7 +187,7 @@ fn a_command_run_in_the_exec_tab_shows_its_output_and_exit_code() {
     let mut h = window(&rt);
     let c = TestContainer::sleeper("ui-exec");
     select(&mut h, &c.name);
-    open_tab(&mut h, "Exec");
+    open_tab(&mut h, "Exec", "Commands run here");
 
     type_into(
         &mut h,
@@ -221,9 +230,9 @@ fn the_logs_tab_follows_new_lines_and_searches_them() {
         ],
     );
     select(&mut h, &c.name);
-    open_tab(&mut h, "Logs");
+    open_tab(&mut h, "Logs", "Search");
     assert!(
-        step_until(&mut h, Duration::from_secs(10), |h| has_text(h, "line-2")),
+        step_until(&mut h, Duration::from_secs(20), |h| has_text(h, "line-2")),
         "earlier lines show"
     );
     let later = |h: &Harness<'static, App>| (10..40).any(|i| has_label(h, &format!("line-{i}")));
@@ -259,7 +268,7 @@ fn the_top_and_stats_tabs_fill_in_while_shown() {
     let mut h = window(&rt);
     let c = TestContainer::run("ui-top", &[], &["httpd", "-f", "-p", "80"]);
     select(&mut h, &c.name);
-    open_tab(&mut h, "Top");
+    open_tab(&mut h, "Top", "processes");
     assert!(
         step_until(&mut h, Duration::from_secs(10), |h| has_label(
             h,
@@ -267,7 +276,7 @@ fn the_top_and_stats_tabs_fill_in_while_shown() {
         )),
         "the process list shows httpd"
     );
-    open_tab(&mut h, "Stats");
+    open_tab(&mut h, "Stats", "sample");
     assert!(
         step_until(&mut h, Duration::from_secs(10), |h| has_text(h, "CPU ")
             && has_label(h, "Memory MiB")),
@@ -307,6 +316,131 @@ fn a_bulk_stop_in_the_window_reports_each_container() {
     );
     assert!(has_label(&h, &format!("local:{} stopped", a.name)));
     assert!(has_label(&h, &format!("local:{} stopped", b.name)));
+    assert_eq!(a.state(), "exited");
+    assert_eq!(b.state(), "exited");
+}
+
+/// The window over the first lab SSH host alone, as `quayside --hosts FILE` opens it.
+fn lab_window(rt: &tokio::runtime::Runtime) -> (Harness<'static, App>, ProfileFile) {
+    let profile = ProfileFile::new(&lab_host_entry("lab-1", 1, &env("QS_SSH_USER")));
+    let path = profile.path.clone();
+    let handle = rt.handle().clone();
+    let h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            quayside::testing::app_for_profile(&handle, &cc.egui_ctx, &path)
+                .expect("the profile loads")
+        });
+    (h, profile)
+}
+
+#[test]
+fn exec_and_logs_work_through_a_lab_host_over_ssh() {
+    let rt = runtime();
+    let (mut h, _profile) = lab_window(&rt);
+    let c = TestContainer::run(
+        "ui-ssh-tools",
+        &[],
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo ssh-line-$i; sleep 0.3; done",
+        ],
+    );
+    select(&mut h, &c.name);
+    assert!(
+        has_label(&h, &format!("lab-1:{}", c.name)),
+        "selected on lab-1"
+    );
+
+    open_tab(&mut h, "Exec", "Commands run here");
+    type_into(&mut h, "Command", "sh -c 'echo over-ssh; exit 5'");
+    h.get_by_role_and_label(Role::Button, "Run").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(15), |h| has_label(
+            h,
+            "exit code 5"
+        ) && has_label(
+            h, "over-ssh"
+        )),
+        "output and exit code come back through the SSH transport"
+    );
+
+    open_tab(&mut h, "Logs", "Search");
+    let later =
+        |h: &Harness<'static, App>| (15..60).any(|i| has_label(h, &format!("ssh-line-{i}")));
+    assert!(
+        step_until(&mut h, Duration::from_secs(25), later),
+        "new lines follow through the SSH transport"
+    );
+}
+
+#[test]
+fn a_bulk_stop_across_two_hosts_reports_each_container_with_its_host() {
+    let rt = runtime();
+    let profile = ProfileFile::new(&format!(
+        "{}{}",
+        common::hosts::local_entry("local"),
+        lab_host_entry("lab-1", 1, &env("QS_SSH_USER"))
+    ));
+    let path = profile.path.clone();
+    let handle = rt.handle().clone();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_eframe(move |cc| {
+            quayside::testing::app_for_profile(&handle, &cc.egui_ctx, &path)
+                .expect("the profile loads")
+        });
+    let word = unique_name("ui-bulk2");
+    let a = TestContainer::sleeper(&format!("{word}-a"));
+    let b = TestContainer::sleeper(&format!("{word}-b"));
+
+    // Both hosts reach the same engine: each container shows once per host. Sorted by host,
+    // the first row of one container and the second of the other are on different hosts.
+    type_into(&mut h, "Filter", &word);
+    assert!(step_until(&mut h, Duration::from_secs(15), |h| h
+        .query_all_by_label(&a.name)
+        .count()
+        == 2
+        && h.query_all_by_label(&b.name).count() == 2));
+    h.get_by_label("Host").click();
+    // The sort applies after the frame that saw the click: let the rows settle before aiming.
+    h.step();
+    h.step();
+    h.get_all_by_label(&a.name).next().unwrap().click();
+    h.step();
+    h.step();
+    h.get_all_by_label(&b.name)
+        .nth(1)
+        .unwrap()
+        .click_modifiers(egui::Modifiers::COMMAND);
+    assert!(step_until(&mut h, Duration::from_secs(5), |h| has_label(
+        h,
+        "2 containers selected"
+    )));
+    h.get_by_role_and_label(Role::Button, "Stop").click();
+    assert!(
+        step_until(&mut h, Duration::from_secs(20), |h| has_text(
+            h,
+            "Stop of 2 containers: 2 answered, 0 failed"
+        )),
+        "the report counts both"
+    );
+    // One line per container, each naming its own host, and the two hosts differ.
+    let host_of = |name: &str| {
+        ["lab-1", "local"]
+            .into_iter()
+            .find(|host| has_label(&h, &format!("{host}:{name} stopped")))
+    };
+    let (host_a, host_b) = (host_of(&a.name), host_of(&b.name));
+    assert!(
+        host_a.is_some() && host_b.is_some(),
+        "{host_a:?} {host_b:?}"
+    );
+    assert_ne!(
+        host_a, host_b,
+        "the two containers were picked on two hosts"
+    );
     assert_eq!(a.state(), "exited");
     assert_eq!(b.state(), "exited");
 }

@@ -346,6 +346,8 @@ fn one_form_applies_to_every_selected_container() {
         )),
         "both selected"
     );
+    h.get_by_label("Network").click();
+    h.run_steps(2);
     type_into(&mut h, "Download rate value", "1200 kbit/s");
     h.get_by_role_and_label(Role::Button, "Apply to 2").click();
     // The click is taken in by the next frames.

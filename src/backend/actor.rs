@@ -5,6 +5,10 @@
 //! next command. The actor never blocks its runtime thread; the table follows the event stream,
 //! there is no polling loop. While the engine is unreachable the actor answers every command
 //! with the reason, and the UI keeps the host's last rows (dimmed).
+//!
+//! The live views of the Top, Stats and Logs tabs (`streams.rs`) belong to the actor too: the
+//! window names the views it shows, the actor starts and aborts their tasks, and keeps the
+//! wanted set while the host is away so that the views resume when it is back.
 
 use std::time::{Duration, SystemTime};
 

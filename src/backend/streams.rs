@@ -236,6 +236,10 @@ async fn follow_logs(conn: HostConnection, key: ContainerKey, sink: EventSink) {
                     Err(err) => failed = Some(err.to_string()),
                 }
             }
+            // TODO(#5): the engine's `since` counts whole seconds, so when the stream resumes
+            // (after the container restarted) lines written later in the same second as the
+            // last one seen are skipped; resuming at that second and dropping the lines already
+            // seen by their full timestamp would keep them.
             if let Some(last) = lines.iter().rev().find_map(logs::LogLine::unix_secs) {
                 since = Some(last + 1);
             }
@@ -296,4 +300,115 @@ async fn report_once(
         error,
     }))
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::privileged::{LocalRunner, Privilege, Runner, ToolPaths};
+
+    fn sink(capacity: usize) -> (EventSink, mpsc::Receiver<Event>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let wake: super::super::Waker = Arc::new(|| {});
+        (EventSink { tx, wake }, rx)
+    }
+
+    /// A client of an engine on a loopback port nobody listens on: streams start and fail.
+    fn nowhere() -> HostConnection {
+        let docker = bollard::Docker::connect_with_http(
+            "tcp://127.0.0.1:1",
+            5,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .expect("a lazy client");
+        HostConnection {
+            docker,
+            runner: Runner::Local(LocalRunner::new(Privilege::Root, ToolPaths::local())),
+            warning: None,
+        }
+    }
+
+    fn key(id: &str, kind: StreamKind) -> StreamKey {
+        StreamKey {
+            id: ContainerId(id.into()),
+            kind,
+        }
+    }
+
+    #[tokio::test]
+    async fn views_no_longer_wanted_are_aborted_and_new_ones_start() {
+        let (sink, _rx) = sink(64);
+        let mut streams = Streams::new(HostId::local(), sink);
+        streams.want([key("a", StreamKind::Stats)].into());
+        assert!(
+            streams.running.is_empty(),
+            "nothing starts before a connection"
+        );
+
+        streams.resume(&nowhere());
+        let a = streams
+            .running
+            .get(&key("a", StreamKind::Stats))
+            .cloned()
+            .expect("the wanted view starts on connect");
+        streams.want([key("b", StreamKind::Logs), key("b", StreamKind::Top)].into());
+        tokio::task::yield_now().await;
+        assert!(
+            a.is_finished(),
+            "the stats of a stopped when no longer shown"
+        );
+        assert_eq!(streams.running.len(), 2);
+
+        streams.pause();
+        assert!(streams.running.is_empty() && streams.batcher.is_none());
+        assert_eq!(
+            streams.wanted.len(),
+            2,
+            "the wanted views wait for the host to return"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_window_queue_merges_stats_into_the_next_batch() {
+        // The window's queue holds one event and is full.
+        let (sink, mut rx) = sink(1);
+        sink.try_send(Event::Failed {
+            host: HostId::local(),
+            error: "filler".into(),
+        })
+        .ok();
+        let (tx, samples) = mpsc::channel(16);
+        let batcher = tokio::spawn(batch_stats(HostId::local(), samples, sink));
+        let sample = |cpu: f64| stats::StatsSample {
+            cpu_percent: cpu,
+            ..Default::default()
+        };
+
+        for cpu in [1.0, 2.0, 3.0] {
+            tx.send((ContainerId("a".into()), sample(cpu))).await.ok();
+            tx.send((ContainerId("b".into()), sample(cpu * 10.0)))
+                .await
+                .ok();
+            tokio::time::sleep(Duration::from_millis(STATS_FLUSH_MS + 50)).await;
+        }
+        // The window takes in the filler; the next flush delivers one merged batch.
+        assert!(matches!(rx.recv().await, Some(Event::Failed { .. })));
+        tx.send((ContainerId("a".into()), sample(4.0))).await.ok();
+        let Some(Event::Tool(ToolEvent::StatsSampled { samples, .. })) = rx.recv().await else {
+            panic!("a stats batch");
+        };
+        let mut samples: Vec<(String, f64)> = samples
+            .into_iter()
+            .map(|(id, s)| (id.0, s.cpu_percent))
+            .collect();
+        samples.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            samples,
+            vec![("a".to_owned(), 4.0), ("b".to_owned(), 30.0)],
+            "one sample per container, the newest"
+        );
+        batcher.abort();
+    }
 }

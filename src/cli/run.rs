@@ -100,16 +100,18 @@ pub(super) async fn run(profile: &Profile, args: &RunArgs) -> anyhow::Result<()>
     run::start_or_discard(docker, &id).await?;
 
     let name = if spec.name.is_empty() {
-        crate::docker::inspect(
-            docker,
-            &crate::model::ContainerKey {
-                host: host.clone(),
-                id: id.clone(),
-            },
-        )
-        .await
-        .map(|d| d.name)
-        .unwrap_or_default()
+        let key = crate::model::ContainerKey {
+            host: host.clone(),
+            id: id.clone(),
+        };
+        match crate::docker::inspect(docker, &key).await {
+            Ok(details) => details.name,
+            // The container runs: its id is the answer; the chosen name is a nicety.
+            Err(err) => {
+                tracing::warn!(host = %host, id = %id.0, error = %err, "cannot read the name the engine chose");
+                String::new()
+            }
+        }
     } else {
         spec.name.clone()
     };

@@ -35,6 +35,9 @@ pub(crate) struct ExecStarted {
 }
 
 /// Starts `command` in the container, with stdout and stderr attached and no terminal.
+///
+/// TODO(#5): no stdin and no TTY yet, so interactive programs (a shell, `top`) cannot be used
+/// from the Exec tab; they need a terminal widget and resize events.
 pub(crate) async fn start(
     docker: &Docker,
     id: &ContainerId,

@@ -130,7 +130,8 @@ pub(crate) async fn once(docker: &Docker, id: &ContainerId) -> Result<StatsSampl
 }
 
 /// A reading about every second for as long as the stream is held; dropping it ends the
-/// request.
+/// request. The engine's first reading has no previous one to take CPU % from: it is left out
+/// rather than shown as a drop to zero.
 pub(crate) fn follow(
     docker: &Docker,
     id: &ContainerId,
@@ -139,10 +140,23 @@ pub(crate) fn follow(
         stream: true,
         one_shot: false,
     };
-    docker.stats(&id.0, Some(options)).map(|item| {
-        item.map(|s| StatsSample::from_engine(&s))
-            .map_err(DockerError::from_bollard)
-    })
+    docker
+        .stats(&id.0, Some(options))
+        .filter_map(|item| async move {
+            match item {
+                Ok(s) if has_previous(&s) => Some(Ok(StatsSample::from_engine(&s))),
+                Ok(_) => None,
+                Err(err) => Some(Err(DockerError::from_bollard(err))),
+            }
+        })
+}
+
+/// Whether the reading carries the previous one, which CPU % is computed against.
+fn has_previous(s: &ContainerStatsResponse) -> bool {
+    s.precpu_stats
+        .as_ref()
+        .and_then(|p| p.system_cpu_usage)
+        .is_some_and(|u| u > 0)
 }
 
 #[cfg(test)]

@@ -61,12 +61,13 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
 /// when the Stats tab is chosen.
 fn many_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.label(format!("{} containers selected", app.selection.len()));
-    app.bulk.report_ui(ui);
-    ui.separator();
+    // Of the single container's tabs, Network and Stats have a form for several; Details
+    // becomes a summary of them.
     if !matches!(app.tab, DetailTab::Stats | DetailTab::Network) {
-        app.tab = DetailTab::Network;
+        app.tab = DetailTab::Details;
     }
     ui.horizontal(|ui| {
+        ui.selectable_value(&mut app.tab, DetailTab::Details, "Summary");
         ui.selectable_value(&mut app.tab, DetailTab::Network, "Network");
         ui.selectable_value(&mut app.tab, DetailTab::Stats, "Stats");
     });
@@ -74,11 +75,26 @@ fn many_ui(app: &mut App, ui: &mut egui::Ui) {
     let keys: Vec<_> = app.selection.iter().cloned().collect();
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
-        .show(ui, |ui| {
-            if app.tab == DetailTab::Stats {
-                stats_tab::stats_many_ui(app, &keys, ui);
-            } else {
-                network_tab::network_group_ui(app, &keys, ui);
+        .show(ui, |ui| match app.tab {
+            DetailTab::Stats => stats_tab::stats_many_ui(app, &keys, ui),
+            DetailTab::Network => network_tab::network_group_ui(app, &keys, ui),
+            _ if app.bulk.action.is_some() => app.bulk.report_ui(ui),
+            _ => {
+                ui.weak(
+                    "Start, Stop, Restart and Remove act on each of them and report each result.",
+                );
+                let mut rows: Vec<String> = app
+                    .selection
+                    .iter()
+                    .map(|k| {
+                        let state = app.store.get(k).map_or("gone", |r| r.state.as_str());
+                        format!("{}  {state}", app.display_name(k))
+                    })
+                    .collect();
+                rows.sort();
+                for row in rows {
+                    ui.label(row);
+                }
             }
         });
 }

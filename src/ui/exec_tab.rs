@@ -61,32 +61,33 @@ fn run_ui(run: &ExecRun, can_run: bool, ui: &mut egui::Ui) -> bool {
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.horizontal(|ui| {
-            ui.monospace(format!("$ {}", run.command));
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                again = ui
-                    .add_enabled(
-                        can_run && run.finished.is_some(),
-                        egui::Button::new("Run again"),
-                    )
-                    .clicked();
-                match &run.finished {
-                    None => {
-                        ui.spinner();
-                    }
-                    Some(Ok(Some(0))) => {
-                        ui.label("exit code 0");
-                    }
-                    Some(Ok(Some(code))) => {
-                        ui.colored_label(ui.visuals().warn_fg_color, format!("exit code {code}"));
-                    }
-                    Some(Ok(None)) => {
-                        ui.weak("exit code unknown");
-                    }
-                    Some(Err(_)) => {
-                        ui.colored_label(ui.visuals().error_fg_color, "failed");
-                    }
+            again = ui
+                .add_enabled(
+                    can_run && run.finished.is_some(),
+                    egui::Button::new("Run again"),
+                )
+                .clicked();
+            match &run.finished {
+                None => {
+                    ui.spinner();
                 }
-            });
+                Some(Ok(Some(0))) => {
+                    ui.label("exit code 0");
+                }
+                Some(Ok(Some(code))) => {
+                    ui.colored_label(ui.visuals().warn_fg_color, format!("exit code {code}"));
+                }
+                Some(Ok(None)) => {
+                    ui.weak("exit code unknown");
+                }
+                Some(Err(_)) => {
+                    ui.colored_label(ui.visuals().error_fg_color, "failed");
+                }
+            }
+            ui.add(
+                egui::Label::new(egui::RichText::new(format!("$ {}", run.command)).monospace())
+                    .truncate(),
+            );
         });
         for chunk in &run.output {
             let text = chunk.text.trim_end_matches('\n');

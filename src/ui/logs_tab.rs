@@ -80,6 +80,9 @@ pub(crate) fn logs_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
         format!("{} of {total} lines shown", matching.len())
     });
     ui.separator();
+    if total == 0 && view.error.is_none() {
+        ui.weak("No output yet: new lines show here as the container writes them.");
+    }
 
     let row_height = ui.text_style_height(&egui::TextStyle::Monospace) + 2.0;
     let lines = &view.lines;

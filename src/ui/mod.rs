@@ -15,6 +15,7 @@ mod knobs;
 mod logs_tab;
 mod network_tab;
 mod run_dialog;
+mod run_form;
 mod shaping_form;
 mod stats_tab;
 pub(crate) mod store;

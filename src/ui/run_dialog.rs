@@ -3,27 +3,20 @@
 //! Every field is checked as it is typed, with the same checks `quayside run` makes, plus what
 //! the window already knows of the host (its containers' names, its images): a bad port, a
 //! taken name or an image the host lacks is said beside the field, and Create stays disabled
-//! until nothing is wrong. The engine then checks again before creating. Progress comes back as
-//! events; the new container is selected when it exists.
+//! until nothing is wrong (the checks are `run_form.rs`). The engine then checks again before
+//! creating. Progress comes back as events; the new container is selected when it exists.
 
 use std::collections::HashMap;
 
 use eframe::egui;
 
 use super::app::{App, DetailTab};
+use super::run_form::{self, PortRow};
 use crate::backend::Command;
 use crate::backend::tools::{ToolCommand, ToolEvent};
-use crate::docker::ports::{self, PortMapping, Protocol};
-use crate::docker::run::{self, RestartPolicy, RunSpec, RunStage};
+use crate::docker::ports::{self, Protocol};
+use crate::docker::run::{RestartPolicy, RunStage};
 use crate::model::HostId;
-
-/// One port mapping as typed in the rows.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct PortRow {
-    pub(crate) container_port: String,
-    pub(crate) protocol: Protocol,
-    pub(crate) host_port: String,
-}
 
 /// The images and networks a host offers, as last read.
 #[derive(Default)]
@@ -68,133 +61,10 @@ impl RunDialog {
     }
 
     /// The rows as mappings, or the first row's problem.
-    fn rows_mappings(&self) -> Result<Vec<PortMapping>, String> {
-        let text = rows_text(&self.rows);
+    pub(crate) fn rows_mappings(&self) -> Result<Vec<ports::PortMapping>, String> {
+        let text = run_form::rows_text(&self.rows);
         ports::parse(&text).map_err(|e| e.to_string())
     }
-}
-
-/// The rows in the original format (rows with both ports empty are left out).
-fn rows_text(rows: &[PortRow]) -> String {
-    rows.iter()
-        .filter(|r| !(r.container_port.trim().is_empty() && r.host_port.trim().is_empty()))
-        .map(|r| {
-            format!(
-                "{}/{}:{}",
-                r.container_port.trim(),
-                r.protocol.as_str(),
-                r.host_port.trim()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn rows_of(mappings: &[PortMapping]) -> Vec<PortRow> {
-    mappings
-        .iter()
-        .map(|m| PortRow {
-            container_port: m.container_port.to_string(),
-            protocol: m.protocol,
-            host_port: match &m.host_ip {
-                Some(ip) => format!("{ip}:{}", m.host_port),
-                None => m.host_port.to_string(),
-            },
-        })
-        .collect()
-}
-
-/// Checks the fields against each other and what the window knows of the host; returns the
-/// spec to send, or every problem found (field, message).
-pub(crate) fn check(app: &App) -> Result<RunSpec, Vec<(&'static str, String)>> {
-    let d = &app.run_dialog;
-    let mut problems = Vec::new();
-    let Some(host) = &d.host else {
-        return Err(vec![("Host", "choose a host".to_owned())]);
-    };
-    if let Some(e) = &d.ports_text_error {
-        problems.push(("Ports", e.clone()));
-    }
-    let ports = d.rows_mappings().unwrap_or_else(|e| {
-        problems.push(("Ports", e));
-        Vec::new()
-    });
-    let env = run::parse_env(&d.env_text).unwrap_or_else(|e| {
-        problems.push(("Environment", e.to_string()));
-        Vec::new()
-    });
-    let command = run::split_command(&d.command).unwrap_or_else(|e| {
-        problems.push(("Command", e));
-        Vec::new()
-    });
-    let spec = RunSpec {
-        image: d.image.trim().to_owned(),
-        name: d.name.trim().to_owned(),
-        ports,
-        env,
-        command,
-        network: d.network.trim().to_owned(),
-        restart: d.restart,
-        auto_remove: d.auto_remove,
-    };
-    if let Err(e) = spec.validate() {
-        let field = match e {
-            run::RunError::NoImage => "Image",
-            run::RunError::BadName(_) => "Name",
-            run::RunError::BadEnv(_) => "Environment",
-            run::RunError::Ports(_) => "Ports",
-            _ => "Restart",
-        };
-        problems.push((field, e.to_string()));
-    }
-    if !spec.name.is_empty()
-        && app
-            .store
-            .containers_of(host)
-            .any(|row| row.name == spec.name)
-    {
-        problems.push((
-            "Name",
-            format!(
-                "the name '{}' is taken on host {host}: choose another name",
-                spec.name
-            ),
-        ));
-    }
-    if let Some(Ok(images)) = d.choices.get(host).and_then(|c| c.images.as_ref())
-        && !spec.image.is_empty()
-        && !image_listed(images, &spec.image)
-    {
-        problems.push((
-            "Image",
-            format!(
-                "image '{}' is not on host {host}; images cannot be pulled from here",
-                spec.image
-            ),
-        ));
-    }
-    if problems.is_empty() {
-        Ok(spec)
-    } else {
-        Err(problems)
-    }
-}
-
-/// Whether `image` is among the host's tags (`busybox` means `busybox:latest`); an id prefix
-/// is left for the engine to check.
-fn image_listed(images: &[String], image: &str) -> bool {
-    let with_tag = if image
-        .rsplit('/')
-        .next()
-        .is_some_and(|last| last.contains(':'))
-    {
-        image.to_owned()
-    } else {
-        format!("{image}:latest")
-    };
-    images.iter().any(|i| *i == with_tag || *i == image)
-        || image.starts_with("sha256:")
-        || (image.len() >= 12 && image.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Opens the dialog on the first online host (or the selected container's host).
@@ -228,8 +98,11 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
         } => {
             let choices = app.run_dialog.choices.entry(host).or_default();
             choices.images = Some(images);
-            // The network menu is a convenience: without it the name is typed.
-            choices.networks = networks.unwrap_or_default();
+            // The network menu is a convenience: without it the default network is used.
+            choices.networks = networks.unwrap_or_else(|error| {
+                tracing::warn!(%error, "no network menu in the Run dialog");
+                Vec::new()
+            });
         }
         ToolEvent::RunProgressed {
             host,
@@ -262,6 +135,8 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
                     });
                     app.run_dialog.open = false;
                     app.run_dialog.failure = None;
+                    // TODO(#5): attached in the window means following the output in the Logs
+                    // tab; no stdin is attached, so programs that read input see none.
                     if app.run_dialog.attached {
                         app.tab = DetailTab::Logs;
                     }
@@ -279,13 +154,16 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
     if !app.run_dialog.open {
         return;
     }
-    let checked = check(app);
+    let checked = run_form::check(app);
     let hosts: Vec<HostId> = app.hosts.iter().map(|h| h.id.clone()).collect();
     let mut open = true;
     let mut send = None;
     let mut close = false;
+    let top_centre = egui::pos2(ctx.content_rect().center().x, 48.0);
     egui::Window::new("Run a container")
         .open(&mut open)
+        .pivot(egui::Align2::CENTER_TOP)
+        .default_pos(top_centre)
         .collapsible(false)
         .resizable(true)
         .default_width(520.0)
@@ -324,7 +202,10 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
                     let label = ui.label("Image");
                     image_field_ui(d, label.id, ui);
                     ui.end_row();
-                    problem_row_ui(ui, problem_of("Image"));
+                    // An image not chosen yet is no mistake: Create stays disabled and says why.
+                    if !d.image.trim().is_empty() {
+                        problem_row_ui(ui, problem_of("Image"));
+                    }
 
                     let label = ui.label("Name");
                     ui.add(
@@ -405,7 +286,11 @@ pub(crate) fn run_dialog_ui(app: &mut App, ctx: &egui::Context) {
                 let ready = checked.is_ok() && d.pending.is_none();
                 let create = ui
                     .add_enabled(ready, egui::Button::new("Create and start"))
-                    .on_disabled_hover_text("Fix what is marked above first");
+                    .on_disabled_hover_text(if d.image.trim().is_empty() {
+                        "Choose an image first"
+                    } else {
+                        "Fix what is marked above first"
+                    });
                 if create.clicked()
                     && let (Ok(spec), Some(host)) = (&checked, d.host.clone())
                 {
@@ -553,7 +438,7 @@ fn ports_ui(d: &mut RunDialog, ui: &mut egui::Ui) {
             });
         }
         if rows_changed {
-            d.ports_text = rows_text(&d.rows);
+            d.ports_text = run_form::rows_text(&d.rows);
             d.ports_text_error = None;
         }
         ui.weak("Or as text: CONTAINER/PROTOCOL:HOST, comma-separated");
@@ -569,33 +454,11 @@ fn ports_ui(d: &mut RunDialog, ui: &mut egui::Ui) {
         if edit.changed() {
             match ports::parse(&d.ports_text) {
                 Ok(mappings) => {
-                    d.rows = rows_of(&mappings);
+                    d.rows = run_form::rows_of(&mappings);
                     d.ports_text_error = None;
                 }
                 Err(err) => d.ports_text_error = Some(err.to_string()),
             }
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rows_and_text_say_the_same_mappings() {
-        let mappings = ports::parse("80/tcp:83,443/udp:127.0.0.1:448").unwrap_or_default();
-        let rows = rows_of(&mappings);
-        assert_eq!(rows_text(&rows), "80/tcp:83,443/udp:127.0.0.1:448");
-        assert_eq!(ports::parse(&rows_text(&rows)), Ok(mappings));
-    }
-
-    #[test]
-    fn an_image_without_a_tag_means_latest() {
-        let images = vec!["quayside-lab/busybox:latest".to_owned()];
-        assert!(image_listed(&images, "quayside-lab/busybox"));
-        assert!(image_listed(&images, "quayside-lab/busybox:latest"));
-        assert!(!image_listed(&images, "nginx:alpine"));
-        assert!(!image_listed(&images, "quayside-lab/busybox:1.36"));
-    }
 }

@@ -105,12 +105,14 @@ pub(crate) fn stats_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
 /// One compact row per selected running container: its latest figures and a CPU line. Only the
 /// rows in sight are drawn.
 pub(crate) fn stats_many_ui(app: &mut App, keys: &[ContainerKey], ui: &mut egui::Ui) {
-    let running: Vec<ContainerKey> = keys
+    let mut running: Vec<(String, ContainerKey)> = keys
         .iter()
         .filter(|k| app.store.get(k).is_some_and(|r| r.state.is_running()))
-        .take(MAX_STREAMED)
-        .cloned()
+        .map(|k| (app.display_name(k), k.clone()))
         .collect();
+    running.sort();
+    running.truncate(MAX_STREAMED);
+    let (names, running): (Vec<String>, Vec<ContainerKey>) = running.into_iter().unzip();
     if running.len() < keys.len() {
         ui.weak(format!(
             "Showing {} running containers of the {} selected.",
@@ -121,7 +123,6 @@ pub(crate) fn stats_many_ui(app: &mut App, keys: &[ContainerKey], ui: &mut egui:
     for key in &running {
         app.tools.want(key, StreamKind::Stats);
     }
-    let names: Vec<String> = running.iter().map(|k| app.display_name(k)).collect();
     egui::ScrollArea::vertical()
         .id_salt("stats_many")
         .auto_shrink([false, false])
@@ -172,15 +173,18 @@ pub(crate) fn stats_many_ui(app: &mut App, keys: &[ContainerKey], ui: &mut egui:
 
 fn plot_ui(ui: &mut egui::Ui, id: (&str, &str), title: &str, lines: &[(&str, Vec<[f64; 2]>)]) {
     ui.strong(title);
-    Plot::new(id)
-        .height(PLOT_HEIGHT)
-        .legend(Legend::default())
-        .allow_drag(false)
+    let mut plot = Plot::new(id).height(PLOT_HEIGHT);
+    // One line needs no legend: the title names it.
+    if lines.len() > 1 {
+        plot = plot.legend(Legend::default().position(egui_plot::Corner::LeftTop));
+    }
+    plot.allow_drag(false)
         .allow_zoom(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .include_y(0.0)
         .x_axis_formatter(|mark, _| format!("{:.0} s", mark.value))
+        .y_axis_min_width(36.0)
         .show(ui, |plot| {
             for (name, points) in lines {
                 plot.line(Line::new(*name, PlotPoints::new(points.clone())));

@@ -17,10 +17,10 @@ use crate::docker::exec::{OutputChunk, OutputStream};
 use crate::docker::logs::LogLine;
 use crate::docker::stats::StatsSample;
 use crate::docker::top::ProcessTable;
-use crate::model::{ContainerKey, HostId};
+use crate::model::{ContainerId, ContainerKey, HostId};
 
-/// Samples kept per container: two minutes at the backend's two batches a second.
-pub(crate) const STATS_HISTORY: usize = 240;
+/// Samples kept per container: two minutes at the engine's one sample a second.
+pub(crate) const STATS_HISTORY: usize = 120;
 /// Log lines kept per container; older ones leave first.
 pub(crate) const LOG_LINES_KEPT: usize = 10_000;
 /// Commands remembered per container in the Exec tab.
@@ -151,6 +151,34 @@ impl ToolViews {
             .as_secs_f64()
     }
 
+    /// Adds a batch of samples to their containers' histories, the oldest leaving past the cap.
+    fn take_stats(&mut self, host: &HostId, samples: Vec<(ContainerId, StatsSample)>) {
+        let t = self.now_secs();
+        for (id, sample) in samples {
+            let key = ContainerKey {
+                host: host.clone(),
+                id,
+            };
+            let history = self.stats.entry(key).or_default();
+            history.error = None;
+            history.samples.push_back((t, sample));
+            while history.samples.len() > STATS_HISTORY {
+                history.samples.pop_front();
+            }
+        }
+    }
+
+    /// Adds new lines to a container's log view, the oldest leaving past the cap.
+    fn take_log_lines(&mut self, key: ContainerKey, lines: Vec<LogLine>) {
+        let view = self.logs.entry(key).or_default();
+        view.error = None;
+        view.lines.extend(lines);
+        while view.lines.len() > LOG_LINES_KEPT {
+            view.lines.pop_front();
+            view.dropped += 1;
+        }
+    }
+
     /// The id of the next command run in the Exec tab.
     pub(crate) fn next_run_id(&mut self) -> u64 {
         self.next_run += 1;
@@ -226,30 +254,8 @@ pub(crate) fn take_event(app: &mut App, event: ToolEvent) {
                 r.finished = Some(outcome);
             }
         }
-        ToolEvent::StatsSampled { host, samples } => {
-            let t = views.now_secs();
-            for (id, sample) in samples {
-                let key = ContainerKey {
-                    host: host.clone(),
-                    id,
-                };
-                let history = views.stats.entry(key).or_default();
-                history.error = None;
-                history.samples.push_back((t, sample));
-                while history.samples.len() > STATS_HISTORY {
-                    history.samples.pop_front();
-                }
-            }
-        }
-        ToolEvent::LogLines { key, lines } => {
-            let view = views.logs.entry(key).or_default();
-            view.error = None;
-            view.lines.extend(lines);
-            while view.lines.len() > LOG_LINES_KEPT {
-                view.lines.pop_front();
-                view.dropped += 1;
-            }
-        }
+        ToolEvent::StatsSampled { host, samples } => views.take_stats(&host, samples),
+        ToolEvent::LogLines { key, lines } => views.take_log_lines(key, lines),
         ToolEvent::StreamRestarted { key, kind } => match kind {
             StreamKind::Logs => {
                 let view = views.logs.entry(key).or_default();
@@ -328,6 +334,9 @@ pub(crate) fn sync_streams_ui(app: &mut App) {
     app.tools.stats.retain(|k, _| shown(k, StreamKind::Stats));
     app.tools.logs.retain(|k, _| shown(k, StreamKind::Logs));
     app.tools.top.retain(|k, _| shown(k, StreamKind::Top));
+    // Commands run in containers that are gone are of no more use.
+    let store = &app.store;
+    app.tools.exec.retain(|k, _| store.get(k).is_some());
 }
 
 /// Bytes per second between two cumulative counters `dt_secs` apart.
@@ -339,7 +348,7 @@ pub(crate) fn rate_per_sec(before: u64, after: u64, dt_secs: f64) -> f64 {
     }
 }
 
-/// The label of a stream's text in the Exec and Logs tabs.
+/// Whether text came from stderr, which the Exec and Logs tabs draw in the error colour.
 pub(crate) fn is_stderr(stream: OutputStream) -> bool {
     stream == OutputStream::Stderr
 }
@@ -353,6 +362,36 @@ mod tests {
         assert_eq!(rate_per_sec(1000, 3000, 2.0), 1000.0);
         assert_eq!(rate_per_sec(5000, 10, 1.0), 0.0);
         assert_eq!(rate_per_sec(0, 10, 0.0), 0.0);
+    }
+
+    #[test]
+    fn stats_histories_and_log_buffers_stop_growing_at_their_caps() {
+        let mut views = ToolViews::default();
+        let host = HostId::local();
+        let id = ContainerId("c".into());
+        for _ in 0..STATS_HISTORY + 50 {
+            views.take_stats(&host, vec![(id.clone(), StatsSample::default())]);
+        }
+        let key = ContainerKey { host, id };
+        assert_eq!(
+            views.stats.get(&key).map(|h| h.samples.len()),
+            Some(STATS_HISTORY)
+        );
+
+        let line = |i: usize| LogLine {
+            timestamp: String::new(),
+            stream: OutputStream::Stdout,
+            text: format!("line-{i}"),
+        };
+        views.take_log_lines(key.clone(), (0..LOG_LINES_KEPT + 7).map(line).collect());
+        let view = views.logs.get(&key);
+        assert_eq!(view.map(|v| v.lines.len()), Some(LOG_LINES_KEPT));
+        assert_eq!(view.map(|v| v.dropped), Some(7));
+        assert_eq!(
+            view.and_then(|v| v.lines.front()).map(|l| l.text.as_str()),
+            Some("line-7"),
+            "the oldest lines leave first"
+        );
     }
 
     #[test]

@@ -7,6 +7,9 @@ use super::app::App;
 use crate::backend::tools::StreamKind;
 use crate::model::ContainerKey;
 
+/// The `ps -ef` columns shown, in this order, when the engine lists them.
+const SHOWN_COLUMNS: [&str; 5] = ["PID", "UID", "C", "TIME", "CMD"];
+
 pub(crate) fn top_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     let running = app.store.get(key).is_some_and(|row| row.state.is_running());
     if !running {
@@ -40,31 +43,41 @@ pub(crate) fn top_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     ui.ctx()
         .request_repaint_after(std::time::Duration::from_secs(1));
 
-    let columns = table.titles.len().max(1);
-    egui::ScrollArea::horizontal().show(ui, |ui| {
-        TableBuilder::new(ui)
-            .id_salt("top_table")
-            .striped(true)
-            .vscroll(false)
-            .columns(Column::auto().at_least(40.0), columns.saturating_sub(1))
-            .column(Column::remainder().at_least(120.0))
-            .header(20.0, |mut header| {
-                for title in &table.titles {
-                    header.col(|ui| {
-                        ui.strong(title);
-                    });
-                }
-            })
-            .body(|mut body| {
-                for process in &table.processes {
-                    body.row(18.0, |mut row| {
-                        for cell in process {
-                            row.col(|ui| {
-                                ui.monospace(cell);
-                            });
-                        }
-                    });
-                }
-            });
-    });
+    // The columns that tell processes apart; the others (PPID, STIME, TTY) only take room.
+    let shown: Vec<usize> = SHOWN_COLUMNS
+        .iter()
+        .filter_map(|want| table.titles.iter().position(|t| t == want))
+        .collect();
+    let shown = if shown.is_empty() {
+        (0..table.titles.len()).collect()
+    } else {
+        shown
+    };
+    TableBuilder::new(ui)
+        .id_salt("top_table")
+        .striped(true)
+        .vscroll(false)
+        .columns(Column::auto().at_least(40.0), shown.len().saturating_sub(1))
+        .column(Column::remainder().at_least(120.0).clip(true))
+        .header(20.0, |mut header| {
+            for &i in &shown {
+                header.col(|ui| {
+                    ui.strong(table.titles.get(i).map_or("", String::as_str));
+                });
+            }
+        })
+        .body(|mut body| {
+            for process in &table.processes {
+                body.row(18.0, |mut row| {
+                    for &i in &shown {
+                        let cell = process.get(i).map_or("", String::as_str);
+                        row.col(|ui| {
+                            ui.add(
+                                egui::Label::new(egui::RichText::new(cell).monospace()).truncate(),
+                            );
+                        });
+                    }
+                });
+            }
+        });
 }
