@@ -78,6 +78,7 @@ fn run_verb(
     verb: cli::Verb,
     profile: &hosts::profile::Profile,
 ) -> ExitCode {
+    quiet_on_closed_stdout();
     match runtime.block_on(cli::run(verb, profile)) {
         Ok(()) => ExitCode::SUCCESS,
         // The exit code of what ran in a container (exec, attached run) is quayside's own.
@@ -89,6 +90,25 @@ fn run_verb(
             ExitCode::FAILURE
         }
     }
+}
+
+/// A reader that stops early (`quayside ps -a | head -1`) closes standard output; printing
+/// then fails, and `println!` panics. The work is done by then, so the verb ends quietly, as a
+/// command-line tool killed by SIGPIPE would, instead of printing a panic.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// The error with its causes on one line.

@@ -134,33 +134,38 @@ impl ShapingService {
                 return;
             }
             // Another window of this user may have re-applied it already: then it stays.
-            if let Ok(held) = ops::read(&conn.docker, &conn.runner, &key).await
-                && held
+            let held = ops::read(&conn.docker, &conn.runner, &key).await.ok();
+            let in_place = held.as_ref().is_some_and(|report| {
+                report
                     .profile()
                     .is_some_and(|p| p.approx_eq(&remembered.profile, &Tolerance::TC_READBACK))
-            {
-                sink.send(Event::ShapingReported { key, report: held })
-                    .await;
-                return;
-            }
-            let result = ops::apply(
-                &conn.docker,
-                &conn.runner,
-                &key,
-                &remembered.profile,
-                &ApplyOptions::default(),
-            )
-            .await;
-            tracing::info!(host = %host, container = %name, ok = result.is_ok(), "re-applied remembered shaping");
-            let event = match result {
-                Ok(report) => Event::ShapingReapplied {
+            });
+            let event = match held {
+                Some(report) if in_place => Event::ShapingReported {
                     key: key.clone(),
                     report,
                 },
-                Err(err) => Event::ShapingFailed {
-                    key: key.clone(),
-                    error: format!("could not re-apply the remembered shaping: {err}"),
-                },
+                _ => {
+                    let result = ops::apply(
+                        &conn.docker,
+                        &conn.runner,
+                        &key,
+                        &remembered.profile,
+                        &ApplyOptions::default(),
+                    )
+                    .await;
+                    tracing::info!(host = %host, container = %name, ok = result.is_ok(), "re-applied remembered shaping");
+                    match result {
+                        Ok(report) => Event::ShapingReapplied {
+                            key: key.clone(),
+                            report,
+                        },
+                        Err(err) => Event::ShapingFailed {
+                            key: key.clone(),
+                            error: format!("could not re-apply the remembered shaping: {err}"),
+                        },
+                    }
+                }
             };
             sink.send(event).await;
             if let Some(left) = remembered.remaining(SystemTime::now()) {
@@ -172,8 +177,9 @@ impl ShapingService {
         self.timers.insert(row.key(), task);
     }
 
-    /// After (re)connecting: restarts the timers of timed shaping on running containers, and
-    /// tells the window what is remembered for them.
+    /// After (re)connecting: tells the window what is remembered for each running container,
+    /// applies it again where the container restarted meanwhile, and restarts the timers of
+    /// timed shaping.
     pub(super) async fn resume(&mut self, conn: &HostConnection, rows: &[ContainerSummary]) {
         self.spawn_check(conn);
         let Some(memory) = self.memory.clone() else {
@@ -200,18 +206,12 @@ impl ShapingService {
                     remembered: Some(remembered.clone()),
                 })
                 .await;
-            if let Some(left) = remembered.remaining(SystemTime::now())
-                && !left.is_zero()
-            {
-                let timer = tokio::spawn(clear_after(
-                    conn.clone(),
-                    self.sink.clone(),
-                    Some(memory.clone()),
-                    key.clone(),
-                    left,
-                ));
-                self.cancel_timer(&key);
-                self.timers.insert(key, timer);
+            // It may have restarted while no window was open: its new veth gets the shaping
+            // again (left alone when it holds it already).
+            // Timed shaping keeps its end: the same task clears it then. Shaping whose time ran
+            // out while no window was open stays, and the look for trees lists it.
+            if !remembered.has_expired(SystemTime::now()) {
+                self.container_started(conn, row);
             }
         }
     }

@@ -115,6 +115,19 @@ pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()>
         let host = HostId(host.clone());
         let conn = target::connect_host(profile, &host).await?;
         let report = trees::clear_all(&conn.docker, &conn.runner, &host).await?;
+        // Cleared shaping is forgotten, so that no window applies it again on a restart.
+        if let Some(memory) = ShapingMemory::default_location() {
+            for owner in report
+                .trees
+                .iter()
+                .filter(|t| t.cleared)
+                .filter_map(|t| t.tree.owner.as_ref())
+            {
+                if let Err(err) = memory.forget(&host.0, &owner.name) {
+                    eprintln!("quayside: warning: {err}");
+                }
+            }
+        }
         if *json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

@@ -58,6 +58,13 @@ pub(crate) enum UnitError {
     /// A seed policy that takes no value got one.
     #[error("{policy} takes no value, but \"{value}\" was given")]
     UnexpectedValue { policy: &'static str, value: String },
+    /// `Mbps`, `kbps`: tc reads them as bytes per second, most people as bits.
+    #[error(
+        "\"{input}\" is ambiguous: tc reads `bps` as bytes per second, 8 times more than bits; \
+         write {number}mbit or {number} Mbit/s for megabits, {number}MB/s for megabytes \
+         (likewise kbit and kB/s)"
+    )]
+    AmbiguousBps { input: String, number: String },
     /// A seed policy got more values than it takes.
     #[error("{policy} takes at most {max} values, but \"{value}\" was given")]
     TooManyValues {
@@ -70,13 +77,20 @@ pub(crate) enum UnitError {
 /// Reads a rate typed by a user into kbit/s (1 kbit = 1000 bit).
 ///
 /// Accepts `2mbit`, `2 Mbit/s`, `500kbit`, `500` (bare number = kbit/s), `1gbit`, `8000bit`,
-/// tc's own `600Kbit`, and byte rates `1MB/s`, `1MBps`, `1mbps` (tc's rule: `bps` is bytes per
-/// second, so 1 MB/s = 8000 kbit/s). In `/s` forms a capital `B` means bytes and a small `b`
-/// bits (`1Mb/s` = 1000 kbit/s). Values that are not a whole number of kbit/s are rounded.
+/// tc's own `600Kbit`, and byte rates `1MB/s`, `125 kB/s` (1 MB/s = 8000 kbit/s). In `/s` forms
+/// a capital `B` means bytes and a small `b` bits (`1Mb/s` = 1000 kbit/s). `Mbps`, `kbps` and
+/// the like are refused: tc reads them as bytes, most people as bits, and guessing either way
+/// is off by eight. Values that are not a whole number of kbit/s are rounded.
 pub(crate) fn parse_rate_kbit(text: &str) -> Result<u64, UnitError> {
     const EXAMPLE: &str = "2 Mbit/s or 500 kbit/s";
-    const ALLOWED: &str = "kbit, mbit, gbit, bit, kbit/s, Mbit/s, kB/s, MB/s, kbps (bytes)";
+    const ALLOWED: &str = "kbit, mbit, gbit, bit, kbit/s, Mbit/s, kB/s, MB/s";
     let (number, unit) = split_number(text, EXAMPLE)?;
+    if unit.to_ascii_lowercase().ends_with("bps") {
+        return Err(UnitError::AmbiguousBps {
+            input: text.trim().to_owned(),
+            number: format_decimal(number, 3),
+        });
+    }
 
     let bits_per_unit = rate_unit_scale(unit).ok_or_else(|| UnitError::UnknownUnit {
         input: text.trim().to_owned(),
@@ -122,10 +136,6 @@ fn rate_unit_scale(unit: &str) -> Option<f64> {
     let lower = unit.to_ascii_lowercase();
     if let Some(prefix) = lower.strip_suffix("bit") {
         return prefix_scale(prefix);
-    }
-    if let Some(prefix) = lower.strip_suffix("bps") {
-        // tc's rule, whatever the case: "kbps" and "MBps" are bytes per second.
-        return prefix_scale(prefix).map(|s| s * 8.0);
     }
     None
 }

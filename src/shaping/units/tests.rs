@@ -31,14 +31,32 @@ fn k8_tc_printed_kbit_reads_as_kilobits() {
     assert_eq!(parse_tc_printed_rate_kbit("600Kbit"), Some(600));
 }
 
-/// K8: `1 MB/s`, `1MBps` and `1mbps` are bytes per second (tc's rule): 8000 kbit/s.
+/// K8: `1 MB/s` is bytes per second: 8000 kbit/s.
 #[test]
 fn k8_byte_rates_are_multiplied_by_eight() {
-    for text in ["1MB/s", "1 MB/s", "1MBps", "1mbps", "1Mbps"] {
+    for text in ["1MB/s", "1 MB/s"] {
         assert_eq!(parse_rate_kbit(text), Ok(8000), "{text}");
     }
-    assert_eq!(parse_rate_kbit("1kbps"), Ok(8));
     assert_eq!(parse_rate_kbit("125 kB/s"), Ok(1000));
+}
+
+/// K8: `2Mbps` means megabits to most people and megabytes to tc: Quayside guesses neither and
+/// says which forms are meant for which.
+#[test]
+fn k8_bps_forms_are_refused_as_ambiguous() {
+    for text in ["2Mbps", "2mbps", "2 MBps", "500kbps", "500Kbps"] {
+        let err = parse_rate_kbit(text).unwrap_err().to_string();
+        assert!(
+            err.contains("ambiguous") && err.contains("MB/s"),
+            "{text}: {err}"
+        );
+    }
+    assert!(
+        parse_rate_kbit("2Mbps")
+            .unwrap_err()
+            .to_string()
+            .contains("2mbit")
+    );
 }
 
 /// K8: 1 Mbit/s goes to tc as `1mbit`; 600 kbit/s as `600kbit`; never kbps/mbps.
