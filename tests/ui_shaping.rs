@@ -314,7 +314,8 @@ fn on_a_host_without_netem_a_preset_applies_its_rates_and_impairments_are_disabl
     );
 }
 
-/// Ctrl-click two containers: one form shapes both.
+/// Ctrl-click two containers: one form sets the download rate of both, and each keeps the
+/// rest of its shaping.
 #[test]
 fn one_form_applies_to_every_selected_container() {
     let _serial = serial();
@@ -323,6 +324,8 @@ fn one_form_applies_to_every_selected_container() {
     let word = common::unique_name("ui-group");
     let a = TestContainer::sleeper(&format!("{word}-a"));
     let b = TestContainer::sleeper(&format!("{word}-b"));
+    // b already has an upload limit, which the form does not show: it must stay.
+    quayside_ok(&["net", "--id", &b.id(), "--up-rate", "700kbit"]);
     h.get_by_role_and_label(Role::TextInput, "Filter").focus();
     h.step();
     h.get_by_role_and_label(Role::TextInput, "Filter")
@@ -368,6 +371,12 @@ fn one_form_applies_to_every_selected_container() {
             .count()
             >= 2),
         "the Shaping column shows both"
+    );
+    let ifb = format!("qs-ifb{}", b.host_veths()[0].1);
+    assert!(
+        class_rates(&ifb).contains("rate 700Kbit"),
+        "what the form did not set is kept: {}",
+        class_rates(&ifb)
     );
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
-use super::shaping::{ShapingService, report_event};
+use super::shaping::ShapingService;
 use super::streams::Streams;
 use super::tools::{self, ToolCommand};
 use super::{Command, Event, EventSink, HostKeyTrust};
@@ -431,13 +431,11 @@ async fn run_command(conn: &HostConnection, command: Command) -> Event {
                 .map_err(|e| e.to_string());
             Event::ShapingPreviewed { key, outcome }
         }
-        Command::ReadShaping { key } => report_event(
-            key.clone(),
-            ops::read(&conn.docker, &conn.runner, &key).await,
-        ),
         // The shaping service takes these before any task is spawned.
         Command::ApplyShaping { key, .. }
+        | Command::EditShaping { key, .. }
         | Command::ClearShaping { key }
+        | Command::ReadShaping { key }
         | Command::WatchTraffic { key }
         | Command::UnwatchTraffic { key } => Event::Failed {
             host: key.host,
@@ -469,6 +467,7 @@ fn refusal(command: Command, error: String) -> Option<Event> {
             outcome: Err(error),
         },
         Command::ApplyShaping { key, .. }
+        | Command::EditShaping { key, .. }
         | Command::ClearShaping { key }
         | Command::ReadShaping { key } => Event::ShapingFailed { key, error },
         Command::PreviewShaping { key, .. } => Event::ShapingPreviewed {

@@ -25,6 +25,7 @@ use crate::hosts::profile::HostEntry;
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState,
 };
+use crate::shaping::edit::ShapingEdit;
 use crate::shaping::memory::{Remembered, ShapingMemory};
 use crate::shaping::ops::ShapingReport;
 use crate::shaping::preflight::Preflight;
@@ -56,6 +57,13 @@ pub(crate) enum Command {
         key: ContainerKey,
         profile: ShapingProfile,
         replace_foreign: bool,
+        for_secs: Option<u64>,
+    },
+    /// Change only the fields `edit` names of the container's current shaping (one form for
+    /// several containers keeps what each holds besides), then as `ApplyShaping`.
+    EditShaping {
+        key: ContainerKey,
+        edit: Box<ShapingEdit>,
         for_secs: Option<u64>,
     },
     /// The exact commands an apply of `profile` would run now, without running them.
@@ -107,6 +115,7 @@ impl Command {
             Self::ChangeLifecycle { key, .. }
             | Self::InspectContainer { key }
             | Self::ApplyShaping { key, .. }
+            | Self::EditShaping { key, .. }
             | Self::PreviewShaping { key, .. }
             | Self::WatchTraffic { key }
             | Self::UnwatchTraffic { key }

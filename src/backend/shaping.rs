@@ -8,6 +8,7 @@
 //! stopped; the timers are resumed from the remembered end times on reconnect.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::task::JoinHandle;
@@ -16,6 +17,7 @@ use super::{Command, Event, EventSink};
 use crate::docker;
 use crate::hosts::connect::HostConnection;
 use crate::model::{ContainerKey, ContainerSummary, HostId};
+use crate::shaping::edit::ShapingEdit;
 use crate::shaping::memory::{MemoryError, Remembered, ShapingMemory};
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
 use crate::shaping::preflight;
@@ -28,6 +30,15 @@ const SAMPLE_EVERY_MS: u64 = 500;
 /// How long a sampler waits after a failed read before looking for the veths again.
 const SAMPLE_RETRY_MS: u64 = 1000;
 
+/// The lock that gives a container's shaping operations their turn.
+type Turn = Arc<tokio::sync::Mutex<()>>;
+
+/// What an apply asks for: a whole profile, or an edit of what the container holds.
+enum Wanted {
+    Profile(ShapingProfile),
+    Edit(Box<ShapingEdit>),
+}
+
 /// The shaping state of one host's actor.
 pub(super) struct ShapingService {
     host: HostId,
@@ -37,6 +48,10 @@ pub(super) struct ShapingService {
     timers: HashMap<ContainerKey, JoinHandle<()>>,
     /// Traffic samplers, by container.
     watches: HashMap<ContainerKey, JoinHandle<()>>,
+    /// One turn at a time per container: reads, applies, clears and re-applies of the same
+    /// container run in the order they were asked, so a read never reports what an apply that
+    /// started before it has already replaced.
+    turns: HashMap<ContainerKey, Turn>,
     /// The look for shaping of ours after connecting.
     scan: Option<JoinHandle<()>>,
     /// The preflight after connecting.
@@ -51,6 +66,7 @@ impl ShapingService {
             sink,
             timers: HashMap::new(),
             watches: HashMap::new(),
+            turns: HashMap::new(),
             scan: None,
             check: None,
         }
@@ -67,16 +83,36 @@ impl ShapingService {
             } => {
                 self.cancel_timer(&key);
                 let until = for_secs.map(|secs| SystemTime::now() + Duration::from_secs(secs));
-                self.spawn_apply(conn, key, profile, replace_foreign, until);
+                self.spawn_apply(conn, key, Wanted::Profile(profile), replace_foreign, until);
+            }
+            Command::EditShaping {
+                key,
+                edit,
+                for_secs,
+            } => {
+                self.cancel_timer(&key);
+                let until = for_secs.map(|secs| SystemTime::now() + Duration::from_secs(secs));
+                self.spawn_apply(conn, key, Wanted::Edit(edit), false, until);
             }
             Command::ClearShaping { key } => {
                 self.cancel_timer(&key);
                 let (conn, sink, memory) = (conn.clone(), self.sink.clone(), self.memory.clone());
+                let turn = self.turn(&key);
                 tokio::spawn(async move {
+                    let _turn = turn.lock_owned().await;
                     let result = ops::clear(&conn.docker, &conn.runner, &key).await;
                     if result.is_ok() {
                         remember(&conn, &sink, memory, &key, None).await;
                     }
+                    sink.send(report_event(key, result)).await;
+                });
+            }
+            Command::ReadShaping { key } => {
+                let (conn, sink) = (conn.clone(), self.sink.clone());
+                let turn = self.turn(&key);
+                tokio::spawn(async move {
+                    let _turn = turn.lock_owned().await;
+                    let result = ops::read(&conn.docker, &conn.runner, &key).await;
                     sink.send(report_event(key, result)).await;
                 });
             }
@@ -124,7 +160,9 @@ impl ShapingService {
             row.name.clone(),
         );
         let key = row.key();
+        let turn = self.turn(&key);
         let task = tokio::spawn(async move {
+            let my_turn = Arc::clone(&turn).lock_owned().await;
             let Some(remembered) = lookup(&memory, &host, &name, &sink).await else {
                 return;
             };
@@ -168,8 +206,9 @@ impl ShapingService {
                 }
             };
             sink.send(event).await;
+            drop(my_turn);
             if let Some(left) = remembered.remaining(SystemTime::now()) {
-                clear_after(conn, sink, Some(memory), key, left).await;
+                clear_after(conn, sink, Some(memory), key, turn, left).await;
             }
         });
         // A timed re-apply owns the container's timer; an untimed one finishes by itself.
@@ -278,6 +317,11 @@ impl ShapingService {
         }
     }
 
+    /// The turn lock of `key`'s container.
+    fn turn(&mut self, key: &ContainerKey) -> Turn {
+        Arc::clone(self.turns.entry(key.clone()).or_default())
+    }
+
     fn cancel_timer(&mut self, key: &ContainerKey) {
         if let Some(task) = self.timers.remove(key) {
             task.abort();
@@ -288,14 +332,30 @@ impl ShapingService {
         &mut self,
         conn: &HostConnection,
         key: ContainerKey,
-        profile: ShapingProfile,
+        wanted: Wanted,
         replace_foreign: bool,
         until: Option<SystemTime>,
     ) {
         let (conn, sink, memory) = (conn.clone(), self.sink.clone(), self.memory.clone());
         let timer_key = key.clone();
+        let turn = self.turn(&key);
         let task = tokio::spawn(async move {
+            let my_turn = Arc::clone(&turn).lock_owned().await;
             let options = ApplyOptions { replace_foreign };
+            let profile = match wanted {
+                Wanted::Profile(profile) => profile,
+                Wanted::Edit(edit) => match ops::read(&conn.docker, &conn.runner, &key).await {
+                    Ok(current) => {
+                        let mut profile = current.profile().unwrap_or_default();
+                        edit.apply(&mut profile);
+                        profile
+                    }
+                    Err(err) => {
+                        sink.send(report_event(key, Err(err))).await;
+                        return;
+                    }
+                },
+            };
             let result = ops::apply(&conn.docker, &conn.runner, &key, &profile, &options).await;
             let applied = result.is_ok();
             if applied {
@@ -307,9 +367,10 @@ impl ShapingService {
                 remember(&conn, &sink, memory.clone(), &key, Some((held, until))).await;
             }
             sink.send(report_event(key.clone(), result)).await;
+            drop(my_turn);
             if let (true, Some(until)) = (applied, until) {
                 let left = until.duration_since(SystemTime::now()).unwrap_or_default();
-                clear_after(conn, sink, memory, key, left).await;
+                clear_after(conn, sink, memory, key, turn, left).await;
             }
         });
         // The apply task is the timer when the shaping is timed; cancelling it after the apply
@@ -359,9 +420,11 @@ async fn clear_after(
     sink: EventSink,
     memory: Option<ShapingMemory>,
     key: ContainerKey,
+    turn: Turn,
     left: Duration,
 ) {
     tokio::time::sleep(left).await;
+    let _turn = turn.lock_owned().await;
     let result = ops::clear(&conn.docker, &conn.runner, &key).await;
     if result.is_ok() {
         remember(&conn, &sink, memory, &key, None).await;
@@ -497,10 +560,7 @@ async fn memory_failed(sink: &EventSink, host: &HostId, err: &MemoryError) {
 }
 
 /// The event for the outcome of an apply, clear or read.
-pub(super) fn report_event(
-    key: ContainerKey,
-    result: Result<ShapingReport, ops::ShapingError>,
-) -> Event {
+fn report_event(key: ContainerKey, result: Result<ShapingReport, ops::ShapingError>) -> Event {
     match result {
         Ok(report) => Event::ShapingReported { key, report },
         Err(err) => Event::ShapingFailed {

@@ -110,10 +110,14 @@ pub(crate) fn host_shaping_ui(app: &mut App, host: &HostId, online: bool, ui: &m
             });
             ui.horizontal_wrapped(|ui| {
                 ui.label(egui::RichText::new(line).small());
-                if let Some(key) = key
-                    && ui.small_button("Clear").clicked()
-                {
-                    commands.push(Command::ClearShaping { key });
+                if let Some(key) = key {
+                    let button = ui.small_button("Clear");
+                    let name = format!("Clear the shaping of {}", owner.unwrap_or_default());
+                    button
+                        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &name));
+                    if button.clicked() {
+                        commands.push(Command::ClearShaping { key });
+                    }
                 }
             });
         }

@@ -9,6 +9,7 @@
 use eframe::egui;
 
 use super::format;
+use crate::shaping::edit::DirectionEdit;
 use crate::shaping::profile::{Direction, DirectionProfile};
 use crate::shaping::units::{self, format_decimal};
 
@@ -94,6 +95,21 @@ impl Knob {
         }
     }
 
+    /// Names this knob's value of `p` in `edit`.
+    pub(crate) fn set_in(self, edit: &mut DirectionEdit, p: &DirectionProfile) {
+        let value = self.value(p);
+        match self {
+            Knob::Rate => edit.rate_kbit = Some(p.rate_kbit),
+            Knob::Delay => edit.delay_ms = Some(value),
+            Knob::Jitter => edit.jitter_ms = Some(value),
+            Knob::Correlation => edit.correlation_pct = Some(value),
+            Knob::Loss => edit.loss_pct = Some(value),
+            Knob::Duplicate => edit.duplicate_pct = Some(value),
+            Knob::Corrupt => edit.corrupt_pct = Some(value),
+            Knob::Reorder => edit.reorder_pct = Some(value),
+        }
+    }
+
     pub(crate) fn set(self, p: &mut DirectionProfile, value: f64) {
         let value = value.max(0.0);
         match self {
@@ -170,6 +186,8 @@ impl KnobTexts {
 pub(crate) struct ColumnResponse {
     /// A value changed.
     pub(crate) changed: bool,
+    /// The knobs whose value changed.
+    pub(crate) touched: Vec<Knob>,
     /// A typed value was refused: the reason.
     pub(crate) error: Option<String>,
 }
@@ -200,7 +218,10 @@ pub(crate) fn direction_ui(
                 .add_enabled_ui(enabled, |ui| knob_ui(ui, direction, knob, profile, texts))
                 .inner;
             match changed {
-                Ok(true) => response.changed = true,
+                Ok(true) => {
+                    response.changed = true;
+                    response.touched.push(knob);
+                }
                 Ok(false) => {}
                 Err(error) => response.error = Some(error),
             }

@@ -155,36 +155,49 @@ pub(crate) fn network_group_ui(app: &mut App, keys: &[ContainerKey], ui: &mut eg
     let presets = app.presets();
     let form = &mut app.network.group;
     form_ui(ui, form, &presets, netem_off.as_deref());
-    let profile = if netem_off.is_some() {
-        rates_only(&form.profile)
-    } else {
-        form.profile.clone()
-    };
+    let mut edit = form.edit();
+    if netem_off.is_some() {
+        // Only the rates can work on every host of the selection.
+        edit.download = crate::shaping::edit::DirectionEdit {
+            rate_kbit: edit.download.rate_kbit,
+            ..Default::default()
+        };
+        edit.upload = crate::shaping::edit::DirectionEdit {
+            rate_kbit: edit.upload.rate_kbit,
+            ..Default::default()
+        };
+    }
     let for_secs = form.for_secs();
     ui.add_space(6.0);
+    ui.weak(
+        "Only the values you set here are applied; each container keeps the rest of its shaping.",
+    );
     let mut commands = Vec::new();
     if let Err(error) = &for_secs {
         ui.colored_label(ui.visuals().error_fg_color, error);
     }
     let for_secs = for_secs.ok().flatten();
     ui.horizontal(|ui| {
-        let any = !running.is_empty();
+        let any = !running.is_empty() && !edit.is_empty();
         if ui
             .add_enabled(
                 any,
                 egui::Button::new(format!("Apply to {}", running.len())),
             )
+            .on_disabled_hover_text("Set a value first")
             .clicked()
         {
-            commands.extend(running.iter().map(|key| Command::ApplyShaping {
+            commands.extend(running.iter().map(|key| Command::EditShaping {
                 key: key.clone(),
-                profile: profile.clone(),
-                replace_foreign: false,
+                edit: Box::new(edit.clone()),
                 for_secs,
             }));
         }
         if ui
-            .add_enabled(any, egui::Button::new(format!("Clear {}", running.len())))
+            .add_enabled(
+                !running.is_empty(),
+                egui::Button::new(format!("Clear {}", running.len())),
+            )
             .clicked()
         {
             commands.extend(
@@ -250,6 +263,8 @@ fn form_ui(
     for error in [&down.error, &up.error].into_iter().flatten() {
         form.error = Some(error.clone());
     }
+    form.touch(Direction::Download, &down.touched);
+    form.touch(Direction::Upload, &up.touched);
     if down.changed {
         form.mirror_from(Direction::Download);
     }
@@ -313,6 +328,7 @@ fn preset_ui(ui: &mut egui::Ui, form: &mut NetworkForm, presets: &[Preset]) -> b
     match chosen {
         Some(preset) => {
             form.load(preset.profile);
+            form.touch_all();
             form.preset = Some(preset.name);
             true
         }

@@ -7,16 +7,17 @@
 //! the tab marks the container it shows, and `end_frame` turns a change into Watch/Unwatch
 //! commands, so sampling stops as soon as the tab is hidden.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use super::knobs::KnobTexts;
+use super::knobs::{Knob, KnobTexts};
 use super::traffic_graph::TrafficHistory;
 use crate::backend::Command;
 use crate::model::{ContainerKey, HostId};
+use crate::shaping::edit::ShapingEdit;
 use crate::shaping::memory::Remembered;
 use crate::shaping::ops::{Outcome, ShapingReport};
-use crate::shaping::profile::{DirectionProfile, ShapingProfile};
+use crate::shaping::profile::{Direction, DirectionProfile, ShapingProfile};
 use crate::shaping::traffic::TrafficSample;
 
 /// The default length of timed shaping, as the field shows it.
@@ -47,6 +48,9 @@ pub(crate) struct NetworkForm {
     pub(crate) preview: Option<Result<Vec<String>, String>>,
     pub(crate) remembered: Option<Remembered>,
     pub(crate) traffic: TrafficHistory,
+    /// The values the user set since the form was loaded, by direction: for several
+    /// containers only these are applied, each keeping the rest of what it holds.
+    pub(crate) touched: HashSet<(Direction, Knob)>,
 }
 
 impl Default for NetworkForm {
@@ -66,6 +70,7 @@ impl Default for NetworkForm {
             preview: None,
             remembered: None,
             traffic: TrafficHistory::default(),
+            touched: HashSet::new(),
         };
         form.sync_texts();
         form
@@ -81,6 +86,7 @@ impl NetworkForm {
 
     /// Puts `profile` in the form (a preset, a read-back).
     pub(crate) fn load(&mut self, profile: ShapingProfile) {
+        self.touched.clear();
         self.same_both_ways = profile.download == profile.upload && !profile.is_unshaped();
         self.profile = profile;
         self.preview = None;
@@ -88,16 +94,54 @@ impl NetworkForm {
     }
 
     /// After an edit of `changed`: with "same both ways", the other direction takes its values.
-    pub(crate) fn mirror_from(&mut self, changed: crate::shaping::profile::Direction) {
+    pub(crate) fn mirror_from(&mut self, changed: Direction) {
         if !self.same_both_ways {
             return;
         }
-        use crate::shaping::profile::Direction;
-        match changed {
-            Direction::Download => self.profile.upload = self.profile.download.clone(),
-            Direction::Upload => self.profile.download = self.profile.upload.clone(),
-        }
+        let other = match changed {
+            Direction::Download => {
+                self.profile.upload = self.profile.download.clone();
+                Direction::Upload
+            }
+            Direction::Upload => {
+                self.profile.download = self.profile.upload.clone();
+                Direction::Download
+            }
+        };
+        let mirrored: Vec<Knob> = self
+            .touched
+            .iter()
+            .filter(|(d, _)| *d == changed)
+            .map(|(_, k)| *k)
+            .collect();
+        self.touched
+            .extend(mirrored.into_iter().map(|k| (other, k)));
         self.sync_texts();
+    }
+
+    /// Marks knobs of `direction` as set by the user.
+    pub(crate) fn touch(&mut self, direction: Direction, knobs: &[Knob]) {
+        self.touched
+            .extend(knobs.iter().map(|knob| (direction, *knob)));
+    }
+
+    /// Marks every knob as set (a preset sets them all).
+    pub(crate) fn touch_all(&mut self) {
+        for direction in [Direction::Download, Direction::Upload] {
+            self.touch(direction, &Knob::ALL);
+        }
+    }
+
+    /// The values the user set, as an edit of what each container holds.
+    pub(crate) fn edit(&self) -> ShapingEdit {
+        let mut edit = ShapingEdit::default();
+        for (direction, knob) in &self.touched {
+            match direction {
+                Direction::Download => knob.set_in(&mut edit.download, &self.profile.download),
+                Direction::Upload => knob.set_in(&mut edit.upload, &self.profile.upload),
+            }
+        }
+        edit
     }
 
     /// How long timed shaping still runs, when it does.
@@ -321,7 +365,7 @@ mod tests {
             ..Default::default()
         };
         form.profile.upload.rate_kbit = 512;
-        form.mirror_from(crate::shaping::profile::Direction::Upload);
+        form.mirror_from(Direction::Upload);
         assert_eq!(form.profile.download.rate_kbit, 512);
     }
 
