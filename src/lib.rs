@@ -120,7 +120,7 @@ fn run_window(
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Quayside")
         .with_app_id("quayside")
-        .with_inner_size([1280.0, 760.0])
+        .with_inner_size([1480.0, 900.0])
         .with_min_inner_size([720.0, 420.0]);
     if let Some(icon) = icon {
         viewport = viewport.with_icon(Arc::new(icon));

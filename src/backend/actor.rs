@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
+use super::shaping::{ShapingService, report_event};
 use super::streams::Streams;
 use super::tools::{self, ToolCommand};
 use super::{Command, Event, EventSink, HostKeyTrust};
@@ -25,6 +26,7 @@ use crate::hosts::{
     profile::HostEntry,
 };
 use crate::model::{ContainerId, HostId, HostState};
+use crate::shaping::memory::ShapingMemory;
 use crate::shaping::ops;
 use crate::ssh::{HostKeyPolicy, SshError};
 
@@ -43,6 +45,8 @@ pub(super) struct HostActor {
     sink: EventSink,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<bool>,
+    /// Remembered shaping, timed shaping and traffic sampling.
+    shaping: ShapingService,
     /// The live views the window shows for this host's containers.
     streams: Streams,
 }
@@ -54,8 +58,10 @@ impl HostActor {
         sink: EventSink,
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
+        memory: Option<ShapingMemory>,
     ) -> Self {
         Self {
+            shaping: ShapingService::new(entry.id(), memory, sink.clone()),
             host: entry.id(),
             entry: entry.clone(),
             policy: HostKeyPolicy::Strict,
@@ -84,6 +90,7 @@ impl HostActor {
                     self.streams.resume(&conn);
                     let served = self.serve(&conn).await.map_err(|e| e.to_string());
                     self.streams.pause();
+                    self.shaping.stop_all();
                     served
                 }
                 Err(ConnectError::Ssh(SshError::HostKeyUnknown {
@@ -134,6 +141,7 @@ impl HostActor {
         // Subscribe before listing, so that no change falls between the list and the stream.
         let mut events = Box::pin(docker::container_events(&conn.docker));
         let containers = docker::list(&conn.docker, &self.host, true).await?;
+        self.shaping.resume(conn, &containers).await;
         self.sink
             .send(Event::ContainersListed {
                 host: self.host.clone(),
@@ -154,7 +162,11 @@ impl HostActor {
                     Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
                         self.streams.want(streams);
                     }
-                    Some(command) => self.spawn_command(conn.clone(), command),
+                    Some(command) => {
+                        if let Some(command) = self.shaping.take(conn, command) {
+                            self.spawn_command(conn.clone(), command);
+                        }
+                    }
                     None => return Ok(()),
                 },
                 event = events.next() => match event {
@@ -169,7 +181,7 @@ impl HostActor {
 
     /// Updates the one row an engine event touched.
     async fn follow_event(
-        &self,
+        &mut self,
         conn: &HostConnection,
         event: docker::ContainerEvent,
     ) -> Result<(), DockerError> {
@@ -180,6 +192,12 @@ impl HostActor {
         } else {
             docker::one(&conn.docker, &self.host, &event.id).await?
         };
+        if let Some(container) = &row
+            && event.action == "start"
+            && container.state.is_running()
+        {
+            self.shaping.container_started(conn, container);
+        }
         let news = match row {
             Some(container) => Event::ContainerUpdated { container },
             None => Event::ContainerRemoved {
@@ -402,25 +420,33 @@ async fn run_command(conn: &HostConnection, command: Command) -> Event {
                 error: format!("cannot inspect {key}: {e}"),
             },
         },
-        Command::ApplyShaping {
+        Command::PreviewShaping {
             key,
             profile,
             replace_foreign,
         } => {
             let options = ops::ApplyOptions { replace_foreign };
-            shaping_event(
-                key.clone(),
-                ops::apply(&conn.docker, &conn.runner, &key, &profile, &options).await,
-            )
+            let outcome = ops::preview(&conn.docker, &conn.runner, &key, &profile, &options)
+                .await
+                .map_err(|e| e.to_string());
+            Event::ShapingPreviewed { key, outcome }
         }
-        Command::ClearShaping { key } => shaping_event(
-            key.clone(),
-            ops::clear(&conn.docker, &conn.runner, &key).await,
-        ),
-        Command::ReadShaping { key } => shaping_event(
+        Command::ReadShaping { key } => report_event(
             key.clone(),
             ops::read(&conn.docker, &conn.runner, &key).await,
         ),
+        // The shaping service takes these before any task is spawned.
+        Command::ApplyShaping { key, .. }
+        | Command::ClearShaping { key }
+        | Command::WatchTraffic { key }
+        | Command::UnwatchTraffic { key } => Event::Failed {
+            host: key.host,
+            error: "a shaping command reached the wrong runner".to_owned(),
+        },
+        Command::ClearAllShaping { host } => Event::Failed {
+            host,
+            error: "a shaping command reached the wrong runner".to_owned(),
+        },
         // Tool commands are run by `tools::run`, which `spawn_command` calls instead.
         Command::Tool(tool) => {
             let host = tool.host().clone();
@@ -430,19 +456,6 @@ async fn run_command(conn: &HostConnection, command: Command) -> Event {
                 None => Event::Failed { host, error },
             }
         }
-    }
-}
-
-fn shaping_event(
-    key: crate::model::ContainerKey,
-    result: Result<ops::ShapingReport, ops::ShapingError>,
-) -> Event {
-    match result {
-        Ok(report) => Event::ShapingReported { key, report },
-        Err(err) => Event::ShapingFailed {
-            key,
-            error: err.to_string(),
-        },
     }
 }
 
@@ -458,6 +471,17 @@ fn refusal(command: Command, error: String) -> Option<Event> {
         Command::ApplyShaping { key, .. }
         | Command::ClearShaping { key }
         | Command::ReadShaping { key } => Event::ShapingFailed { key, error },
+        Command::PreviewShaping { key, .. } => Event::ShapingPreviewed {
+            key,
+            outcome: Err(error),
+        },
+        Command::WatchTraffic { key } | Command::UnwatchTraffic { key } => {
+            Event::TrafficFailed { key, error }
+        }
+        Command::ClearAllShaping { host } => Event::HostShapingCleared {
+            host,
+            outcome: Err(error),
+        },
         Command::InspectContainer { key } => Event::Failed {
             host: key.host,
             error,

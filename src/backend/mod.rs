@@ -8,6 +8,7 @@
 //! with the UI behind a lock.
 
 mod actor;
+mod shaping;
 mod streams;
 pub(crate) mod tools;
 
@@ -24,8 +25,12 @@ use crate::hosts::profile::HostEntry;
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState,
 };
+use crate::shaping::memory::{Remembered, ShapingMemory};
 use crate::shaping::ops::ShapingReport;
+use crate::shaping::preflight::Preflight;
 use crate::shaping::profile::ShapingProfile;
+use crate::shaping::traffic::TrafficSample;
+use crate::shaping::trees::{ClearAllReport, OwnedTree};
 
 /// How many commands may wait for one host before new ones are refused.
 const HOST_COMMAND_CAPACITY: usize = 64;
@@ -45,11 +50,26 @@ pub(crate) enum Command {
     /// Read what inspect knows about a container.
     InspectContainer { key: ContainerKey },
     /// Replace the container's shaping with `profile`, then read back what the kernel holds.
+    /// The profile is remembered for the container's next start; with `for_secs` it is
+    /// cleared again after that many seconds.
     ApplyShaping {
         key: ContainerKey,
         profile: ShapingProfile,
         replace_foreign: bool,
+        for_secs: Option<u64>,
     },
+    /// The exact commands an apply of `profile` would run now, without running them.
+    PreviewShaping {
+        key: ContainerKey,
+        profile: ShapingProfile,
+        replace_foreign: bool,
+    },
+    /// Send the container's traffic counters twice a second until `UnwatchTraffic`.
+    WatchTraffic { key: ContainerKey },
+    /// Stop sending the container's traffic counters.
+    UnwatchTraffic { key: ContainerKey },
+    /// Remove Quayside's shaping from every container of the host (and its orphan IFBs).
+    ClearAllShaping { host: HostId },
     /// Remove all shaping of the container.
     ClearShaping { key: ContainerKey },
     /// Read back the container's shaping without changing it.
@@ -87,9 +107,14 @@ impl Command {
             Self::ChangeLifecycle { key, .. }
             | Self::InspectContainer { key }
             | Self::ApplyShaping { key, .. }
+            | Self::PreviewShaping { key, .. }
+            | Self::WatchTraffic { key }
+            | Self::UnwatchTraffic { key }
             | Self::ClearShaping { key }
             | Self::ReadShaping { key } => &key.host,
-            Self::TrustHostKey { host, .. } | Self::ProvidePassphrase { host, .. } => host,
+            Self::TrustHostKey { host, .. }
+            | Self::ProvidePassphrase { host, .. }
+            | Self::ClearAllShaping { host } => host,
             Self::Tool(tool) => tool.host(),
         }
     }
@@ -136,6 +161,53 @@ pub(crate) enum Event {
         report: ShapingReport,
     },
     ShapingFailed {
+        key: ContainerKey,
+        error: String,
+    },
+    /// The container started again and its remembered shaping was applied to its new veth.
+    ShapingReapplied {
+        key: ContainerKey,
+        report: ShapingReport,
+    },
+    /// What is remembered for the container now (`None`: nothing, e.g. after a clear).
+    ShapingRemembered {
+        key: ContainerKey,
+        remembered: Option<Remembered>,
+    },
+    /// Timed shaping ran out and Quayside cleared it (or tried to: `Err` says why not).
+    TimedShapingEnded {
+        key: ContainerKey,
+        outcome: Result<ShapingReport, String>,
+    },
+    /// The commands an apply would run (or why it cannot be planned).
+    ShapingPreviewed {
+        key: ContainerKey,
+        outcome: Result<Vec<String>, String>,
+    },
+    /// What the host can do for shaping (tc, privileges, ifb, netem), tried when it connected.
+    HostChecked {
+        host: HostId,
+        preflight: Preflight,
+    },
+    /// The containers of a host that hold shaping of ours, found when the host connected.
+    ShapingFound {
+        host: HostId,
+        trees: Vec<OwnedTree>,
+        /// Containers whose timed shaping ran out while no window was open.
+        expired: Vec<String>,
+    },
+    /// "Clear all shaping" on a host finished, tree by tree, or why it could not run.
+    HostShapingCleared {
+        host: HostId,
+        outcome: Result<ClearAllReport, String>,
+    },
+    /// One sample of a watched container's traffic counters.
+    TrafficSampled {
+        key: ContainerKey,
+        sample: TrafficSample,
+    },
+    /// A watched container's counters could not be read; sampling goes on.
+    TrafficFailed {
         key: ContainerKey,
         error: String,
     },
@@ -217,6 +289,7 @@ impl Backend {
     pub(crate) fn start(
         runtime: &Handle,
         entries: &[HostEntry],
+        memory: Option<&ShapingMemory>,
         wake: Waker,
     ) -> (Self, mpsc::Receiver<Event>) {
         let hosts: Vec<HostId> = entries.iter().map(HostEntry::id).collect();
@@ -228,7 +301,13 @@ impl Backend {
         for entry in entries {
             let (tx, rx) = mpsc::channel(HOST_COMMAND_CAPACITY);
             senders.insert(entry.id(), tx);
-            let actor = actor::HostActor::new(entry, sink.clone(), rx, shutdown_rx.clone());
+            let actor = actor::HostActor::new(
+                entry,
+                sink.clone(),
+                rx,
+                shutdown_rx.clone(),
+                memory.cloned(),
+            );
             actors.push(runtime.spawn(actor.run()));
         }
         let backend = Self {

@@ -8,6 +8,7 @@
 
 mod exec;
 mod net;
+mod net_flags;
 mod ps;
 mod run;
 mod stats;

@@ -57,44 +57,30 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
         });
 }
 
-/// Several containers selected: the last bulk action's results, and their stats side by side
-/// when the Stats tab is chosen.
+/// Several containers selected: the last bulk action's results (one line per container), then
+/// their shaping as one form (Network) or their stats side by side (Stats).
 fn many_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.label(format!("{} containers selected", app.selection.len()));
-    // Of the single container's tabs, only Stats has a form for several.
-    let mut stats = app.tab == DetailTab::Stats;
-    ui.horizontal(|ui| {
-        ui.selectable_value(&mut stats, false, "Summary");
-        ui.selectable_value(&mut stats, true, "Stats");
-    });
-    if stats != (app.tab == DetailTab::Stats) {
-        app.tab = if stats {
-            DetailTab::Stats
-        } else {
-            DetailTab::Details
-        };
-    }
+    app.bulk.report_ui(ui);
     ui.separator();
-    if stats {
-        let keys: Vec<_> = app.selection.iter().cloned().collect();
-        stats_tab::stats_many_ui(app, &keys, ui);
-    } else if app.bulk.action.is_some() {
-        app.bulk.report_ui(ui);
-    } else {
-        ui.weak("Start, Stop, Restart and Remove act on each of them and report each result.");
-        let mut rows: Vec<String> = app
-            .selection
-            .iter()
-            .map(|k| {
-                let state = app.store.get(k).map_or("gone", |r| r.state.as_str());
-                format!("{}  {state}", app.display_name(k))
-            })
-            .collect();
-        rows.sort();
-        for row in rows {
-            ui.label(row);
-        }
+    if !matches!(app.tab, DetailTab::Stats | DetailTab::Network) {
+        app.tab = DetailTab::Network;
     }
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut app.tab, DetailTab::Network, "Network");
+        ui.selectable_value(&mut app.tab, DetailTab::Stats, "Stats");
+    });
+    ui.separator();
+    let keys: Vec<_> = app.selection.iter().cloned().collect();
+    if app.tab == DetailTab::Stats {
+        // Its rows scroll by themselves and only those in sight are drawn: inside another
+        // scroll area every row would be.
+        stats_tab::stats_many_ui(app, &keys, ui);
+        return;
+    }
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| network_tab::network_group_ui(app, &keys, ui));
 }
 
 fn actions_ui(app: &mut App, ui: &mut egui::Ui) {

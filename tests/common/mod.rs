@@ -9,9 +9,11 @@
     clippy::indexing_slicing
 )]
 
+pub mod guest;
 pub mod hosts;
 pub mod sshd;
 pub mod ui;
+pub mod wire;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
