@@ -160,7 +160,7 @@ fn main() {
         if start.elapsed() > Duration::from_secs(5) {
             times.push(t);
             slowest.push((t, start.elapsed().as_secs_f64()));
-            slowest.sort_by(|a, b| b.0.cmp(&a.0));
+            slowest.sort_by_key(|(t, _)| std::cmp::Reverse(*t));
             slowest.truncate(SLOWEST_SHOWN);
         }
         if start.elapsed() >= next_report {
