@@ -57,8 +57,8 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
         });
 }
 
-/// Several containers selected: the last bulk action's results, and their stats side by side
-/// when the Stats tab is chosen.
+/// Several containers selected: a summary (or the last bulk action's results, one line per
+/// container), their shaping as one form (Network), or their stats side by side (Stats).
 fn many_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.label(format!("{} containers selected", app.selection.len()));
     // Of the single container's tabs, Network and Stats have a form for several; Details
@@ -73,10 +73,15 @@ fn many_ui(app: &mut App, ui: &mut egui::Ui) {
     });
     ui.separator();
     let keys: Vec<_> = app.selection.iter().cloned().collect();
+    if app.tab == DetailTab::Stats {
+        // Its rows scroll by themselves and only those in sight are drawn: inside another
+        // scroll area every row would be.
+        stats_tab::stats_many_ui(app, &keys, ui);
+        return;
+    }
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| match app.tab {
-            DetailTab::Stats => stats_tab::stats_many_ui(app, &keys, ui),
             DetailTab::Network => network_tab::network_group_ui(app, &keys, ui),
             _ if app.bulk.action.is_some() => app.bulk.report_ui(ui),
             _ => {
