@@ -71,7 +71,8 @@ pub(crate) enum PlanError {
     Invalid(#[from] ValidationError),
     #[error(
         "{dev} already has a root qdisc {kind} {handle} that Quayside did not create: \
-         choose to replace it, or remove it first"
+         replace it (`--replace-foreign` on the command line, \"Replace it\" in the window) or \
+         remove it first"
     )]
     ForeignRoot {
         dev: String,
@@ -80,7 +81,7 @@ pub(crate) enum PlanError {
     },
     #[error(
         "{dev} already has an {kind} qdisc that does not redirect to Quayside's IFB: \
-         choose to replace it to shape the upload"
+         replace it to shape the upload (`--replace-foreign`, or \"Replace it\" in the window)"
     )]
     ForeignIngress { dev: String, kind: String },
     #[error("\"{name}\" cannot be used as an interface name: {reason}")]

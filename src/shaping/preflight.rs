@@ -233,7 +233,8 @@ fn read_answer(sections: &[SectionOutput], sudo: bool, tools: &ToolPaths) -> Pre
         Some(s) if tried_netem => Capability::missing(
             tool_words_of(s),
             "load it with `modprobe sch_netem`, or install the kernel's extra modules \
-             (e.g. linux-modules-extra-$(uname -r)); rates work without it",
+             (Debian ships sch_netem with linux-image-*, Ubuntu in \
+             linux-modules-extra-$(uname -r)); rates work without it",
         ),
         Some(s) => {
             if privileges.is_none() {

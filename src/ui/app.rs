@@ -536,7 +536,13 @@ impl App {
             if response.changed() {
                 self.store.set_filter(&filter);
             }
-            ui.label(format!("{} containers", self.store.len()));
+            let shown = self.store.view().len();
+            let all = self.store.len();
+            if shown == all {
+                ui.label(format!("{all} containers"));
+            } else {
+                ui.label(format!("{shown} of {all} containers"));
+            }
         });
     }
 

@@ -192,7 +192,8 @@ pub(crate) struct ColumnResponse {
     pub(crate) error: Option<String>,
 }
 
-/// One direction's knobs. With `netem_off` (the reason), every knob but the rate is disabled.
+/// One direction's knobs. With `netem_off` (the reason, which the caller shows), every knob but
+/// the rate is disabled.
 pub(crate) fn direction_ui(
     ui: &mut egui::Ui,
     direction: Direction,
@@ -228,16 +229,6 @@ pub(crate) fn direction_ui(
             ui.end_row();
         }
     });
-    if let Some(reason) = netem_off {
-        ui.add(
-            egui::Label::new(
-                egui::RichText::new(format!("Impairments are off on this host: {reason}"))
-                    .small()
-                    .color(ui.visuals().warn_fg_color),
-            )
-            .wrap(),
-        );
-    }
     response
 }
 

@@ -52,6 +52,13 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     };
 
     ui.add_space(6.0);
+    if netem_off.is_some() && to_send != form.profile {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "Apply sends the rates only: delay, jitter, loss, duplicate, corrupt and reorder \
+             need netem, which this host lacks.",
+        );
+    }
     match buttons_ui(ui, form) {
         Some(Button::Apply) => match form.for_secs() {
             Ok(for_secs) => {
@@ -106,9 +113,15 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
     ui.add_space(6.0);
     ui.separator();
     ui.strong("What the kernel holds");
-    match &form.report {
-        Some(report) => readback_ui(report, ui),
-        None => {
+    match (&form.report, &form.error) {
+        (Some(report), _) => readback_ui(report, ui),
+        (None, Some(error)) if !form.pending => {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Cannot read it: {error}"),
+            );
+        }
+        (None, _) => {
             ui.weak("Not read yet.");
         }
     }
@@ -233,6 +246,16 @@ fn form_ui(
         }
     });
 
+    if let Some(reason) = netem_off {
+        ui.add(
+            egui::Label::new(
+                egui::RichText::new(format!("Impairments are off on this host: {reason}"))
+                    .small()
+                    .color(ui.visuals().warn_fg_color),
+            )
+            .wrap(),
+        );
+    }
     let NetworkForm {
         profile,
         down_texts,
@@ -320,11 +343,13 @@ fn preset_ui(ui: &mut egui::Ui, form: &mut NetworkForm, presets: &[Preset]) -> b
             .response
             .labelled_by(label.id);
     });
-    if let Some(name) = &form.preset
-        && let Some(preset) = presets.iter().find(|p| &p.name == name)
-    {
-        ui.add(egui::Label::new(egui::RichText::new(preset.summary()).weak()).wrap());
-    }
+    // The line is always there, so that the buttons below do not move.
+    let summary = form
+        .preset
+        .as_ref()
+        .and_then(|name| presets.iter().find(|p| &p.name == name))
+        .map_or_else(|| "No preset: the values below".to_owned(), Preset::summary);
+    ui.add(egui::Label::new(egui::RichText::new(summary).weak()).wrap());
     match chosen {
         Some(preset) => {
             form.load(preset.profile);

@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use eframe::egui;
-use egui_plot::{HLine, Legend, Line, LineStyle, Plot, PlotPoints};
+use egui_plot::{Corner, HLine, Legend, Line, LineStyle, Plot, PlotPoints};
 
 use super::format;
 use crate::shaping::traffic::TrafficSample;
@@ -125,7 +125,7 @@ pub(crate) fn graph_ui(
     let up_color = egui::Color32::from_rgb(0xe6, 0x9a, 0x3e);
     Plot::new("traffic_graph")
         .height(160.0)
-        .legend(Legend::default())
+        .legend(Legend::default().position(Corner::LeftTop))
         .allow_scroll(false)
         .include_y(0.0)
         .y_axis_formatter(|mark, _| {
