@@ -75,5 +75,20 @@ fn a_built_in_preset_needs_netem_and_says_so_where_it_is_missing() {
     let err = stderr(&out);
     assert!(err.contains("Specified qdisc kind is unknown"), "{err}");
     assert!(err.contains("modprobe sch_netem"), "{err}");
+    assert!(err.contains("--rates-only"), "the way out is named: {err}");
     assert_eq!(run_ok("tc", &["qdisc", "show", "dev", &veth]), before);
+}
+
+/// `--rates-only` applies a preset's rates where netem is missing, and says what it holds.
+#[test]
+fn rates_only_applies_a_presets_rates_on_a_kernel_without_netem() {
+    let c = TestContainer::sleeper("preset-rates");
+    let out = quayside(&["net", "--id", &c.id(), "--preset", "dsl", "--rates-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, ifindex, veth) = c.host_veths()[0].clone();
+    assert!(run_ok("tc", &["class", "show", "dev", &veth]).contains("rate 8Mbit"));
+    assert!(
+        run_ok("tc", &["class", "show", "dev", &format!("qs-ifb{ifindex}")]).contains("rate 1Mbit")
+    );
+    assert!(!run_ok("tc", &["qdisc", "show", "dev", &veth]).contains("netem"));
 }

@@ -45,6 +45,10 @@ pub(crate) struct NetArgs {
     /// Replace a root qdisc on the veth that Quayside did not create.
     #[arg(long)]
     replace_foreign: bool,
+    /// Apply only the rates of what is asked (a preset's delay and loss are dropped): for a
+    /// host whose kernel has no netem.
+    #[arg(long)]
+    rates_only: bool,
     /// Print the read-back as JSON.
     #[arg(long)]
     json: bool,
@@ -184,6 +188,9 @@ pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()>
                 }
             };
             edit.apply(&mut wanted);
+            if args.rates_only {
+                wanted = wanted.rates_only();
+            }
             wanted.validate()?;
             ops::apply(&conn.docker, &conn.runner, &key, &wanted, &options(args)).await?
         }

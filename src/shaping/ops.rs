@@ -507,7 +507,8 @@ fn hint_for(words: &str, wanted: &ShapingProfile) -> String {
     let wants_netem = wanted.download.has_impairment() || wanted.upload.has_impairment();
     if wants_netem && words.contains("Specified qdisc kind is unknown") {
         " (netem is not available in this host's kernel: load it with `modprobe sch_netem` \
-         or install the kernel's extra modules; rate limits work without it)"
+         or install the kernel's extra modules; rate limits work without it: \
+         `quayside net … --rates-only` applies the rates alone)"
             .to_owned()
     } else if words.contains("Operation not permitted") {
         " (changing qdiscs needs root or CAP_NET_ADMIN on the host)".to_owned()

@@ -196,6 +196,18 @@ pub(crate) struct ShapingProfile {
 }
 
 impl ShapingProfile {
+    /// The same rates without anything that needs netem.
+    pub(crate) fn rates_only(&self) -> Self {
+        let keep = |d: &DirectionProfile| DirectionProfile {
+            rate_kbit: d.rate_kbit,
+            ..DirectionProfile::default()
+        };
+        Self {
+            download: keep(&self.download),
+            upload: keep(&self.upload),
+        }
+    }
+
     /// The profile of one direction.
     pub(crate) fn direction(&self, direction: Direction) -> &DirectionProfile {
         match direction {

@@ -12,7 +12,7 @@ use eframe::egui;
 
 use super::app::App;
 use super::knobs::{self, KnobTexts};
-use super::shaping_form::{NetworkForm, rates_only};
+use super::shaping_form::NetworkForm;
 use super::traffic_graph;
 use crate::backend::Command;
 use crate::model::ContainerKey;
@@ -46,7 +46,7 @@ pub(crate) fn network_ui(app: &mut App, key: &ContainerKey, ui: &mut egui::Ui) {
         form.preview = None;
     }
     let to_send = if netem_off.is_some() {
-        rates_only(&form.profile)
+        form.profile.rates_only()
     } else {
         form.profile.clone()
     };

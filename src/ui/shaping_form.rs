@@ -17,7 +17,7 @@ use crate::model::{ContainerKey, HostId};
 use crate::shaping::edit::ShapingEdit;
 use crate::shaping::memory::Remembered;
 use crate::shaping::ops::{Outcome, ShapingReport};
-use crate::shaping::profile::{Direction, DirectionProfile, ShapingProfile};
+use crate::shaping::profile::{Direction, ShapingProfile};
 use crate::shaping::traffic::TrafficSample;
 
 /// The default length of timed shaping, as the field shows it.
@@ -178,18 +178,6 @@ pub(crate) fn parse_duration_secs(text: &str) -> Result<u64, String> {
         return Err(format!("`{text}`: timed shaping lasts from 1 s to 24 h"));
     }
     Ok(secs as u64)
-}
-
-/// The profile without what needs netem: rates only.
-pub(crate) fn rates_only(profile: &ShapingProfile) -> ShapingProfile {
-    let keep = |d: &DirectionProfile| DirectionProfile {
-        rate_kbit: d.rate_kbit,
-        ..DirectionProfile::default()
-    };
-    ShapingProfile {
-        download: keep(&profile.download),
-        upload: keep(&profile.upload),
-    }
 }
 
 /// Every container's form and what its veth holds.
@@ -379,17 +367,5 @@ mod tests {
         assert!(parse_duration_secs("3 days").is_err());
         assert!(parse_duration_secs("").is_err());
         assert!(parse_duration_secs("25 h").is_err());
-    }
-
-    #[test]
-    fn rates_only_keeps_the_rates_and_drops_the_impairments() {
-        let mut p = ShapingProfile::default();
-        p.download.rate_kbit = 1000;
-        p.download.delay_ms = 100.0;
-        p.upload.loss_pct = 5.0;
-        let r = rates_only(&p);
-        assert_eq!(r.download.rate_kbit, 1000);
-        assert_eq!(r.download.delay_ms, 0.0);
-        assert!(r.upload.is_unshaped());
     }
 }
