@@ -83,10 +83,21 @@ impl ShapingReport {
 
     /// One short sentence for a message.
     pub(crate) fn headline(&self) -> String {
-        let held = self
+        let mut held = self
             .profile()
             .map(|p| p.summary())
             .unwrap_or_else(|| "no shaping".to_owned());
+        let foreign: Vec<&str> = self
+            .interfaces
+            .iter()
+            .filter_map(|i| i.foreign_root.as_deref())
+            .collect();
+        if !foreign.is_empty() {
+            held = format!(
+                "{held} of Quayside's, and a root qdisc it did not make ({})",
+                foreign.join(", ")
+            );
+        }
         match self.outcome {
             Outcome::Applied => format!("applied, the kernel holds {held}"),
             Outcome::Cleared => "shaping cleared".to_owned(),
