@@ -143,6 +143,8 @@ env_vars() {
   echo "export QS_LAB_IMAGE='$QS_LAB_IMAGE'"
   echo "export QS_LAB_DIR='$QS_LAB_DIR'"
   echo "export QS_LAB_USER='$QS_LAB_USER'"
+  # Remembered shaping of the lab's containers stays in the lab, not in the user's data folder.
+  echo "export QUAYSIDE_STATE_DIR='$QS_LAB_DIR/state'"
   if [ -f "$QS_LAB_DIR/dockerd.pid" ] && [ -f "$QS_LAB_DIR/tls/client.pem" ]; then
     echo "export QS_DOCKER_TLS_URL='tcp://127.0.0.1:$QS_DOCKER_TLS_PORT'"
     echo "export QS_DOCKER_TLS_DIR='$QS_LAB_DIR/tls'"

@@ -3,6 +3,16 @@
 //! Converts the engine's types into the plain rows of `model.rs` and its errors into words a
 //! user can act on. It holds no state of its own and never decides what to retry: the host
 //! actor does that.
+//!
+//! What happens inside one container (create and run, exec, top, stats, logs) lives in the
+//! files of `docker/`, beside the pure parser of port mappings.
+
+pub(crate) mod exec;
+pub(crate) mod logs;
+pub(crate) mod ports;
+pub(crate) mod run;
+pub(crate) mod stats;
+pub(crate) mod top;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,7 +51,7 @@ pub(crate) enum DockerError {
 }
 
 impl DockerError {
-    fn from_bollard(err: BollardError) -> Self {
+    pub(crate) fn from_bollard(err: BollardError) -> Self {
         match err {
             BollardError::DockerResponseServerError {
                 status_code: 404,

@@ -80,6 +80,10 @@ fn run_verb(
 ) -> ExitCode {
     match runtime.block_on(cli::run(verb, profile)) {
         Ok(()) => ExitCode::SUCCESS,
+        // The exit code of what ran in a container (exec, attached run) is quayside's own.
+        Err(err) if err.downcast_ref::<cli::ExitStatus>().is_some() => {
+            ExitCode::from(err.downcast_ref::<cli::ExitStatus>().map_or(1, |s| s.0))
+        }
         Err(err) => {
             eprintln!("quayside: {}", one_line(&err));
             ExitCode::FAILURE
@@ -116,7 +120,7 @@ fn run_window(
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Quayside")
         .with_app_id("quayside")
-        .with_inner_size([1280.0, 760.0])
+        .with_inner_size([1480.0, 900.0])
         .with_min_inner_size([720.0, 420.0]);
     if let Some(icon) = icon {
         viewport = viewport.with_icon(Arc::new(icon));

@@ -1,15 +1,65 @@
 //! Ways to build the real [`App`] for tests and benchmarks, without reaching into its parts.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use eframe::egui;
 use tokio::runtime::Handle;
 
 use crate::hosts::profile::{HostEntry, Profile};
 use crate::model::{ContainerId, ContainerSummary, HostId, RunState};
+use crate::shaping::memory::ShapingMemory;
 use crate::ui::app::App;
 
-/// The window over the local Docker engine, as `quayside` opens it on `ctx`.
+/// The window over the local Docker engine, as `quayside` opens it on `ctx`, remembering
+/// shaping in a folder of its own (so that windows of parallel tests do not re-apply each
+/// other's shaping).
 pub fn local_app(runtime: &Handle, ctx: &egui::Context) -> App {
-    App::open(runtime, ctx, Profile::local_only(), None)
+    App::open_with_memory(
+        runtime,
+        ctx,
+        Profile::local_only(),
+        None,
+        Some(own_memory()),
+    )
+}
+
+/// The window over the local engine remembering shaping in `dir`, as a later start of the same
+/// installation would.
+pub fn local_app_remembering_in(
+    runtime: &Handle,
+    ctx: &egui::Context,
+    dir: &std::path::Path,
+) -> App {
+    App::open_with_memory(
+        runtime,
+        ctx,
+        Profile::local_only(),
+        None,
+        Some(ShapingMemory::at(dir.join("shaping.json"))),
+    )
+}
+
+/// The real window, with a memory of its own.
+fn open_window(
+    runtime: &Handle,
+    ctx: &egui::Context,
+    profile: Profile,
+    path: Option<std::path::PathBuf>,
+) -> App {
+    App::open_with_memory(runtime, ctx, profile, path, Some(own_memory()))
+}
+
+/// A memory file no other window of this process uses.
+fn own_memory() -> ShapingMemory {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let base = std::env::var_os("QUAYSIDE_STATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    ShapingMemory::at(
+        base.join(format!("window-{}-{n}", std::process::id()))
+            .join("shaping.json"),
+    )
 }
 
 /// The window over one local host whose engine answers at `address` (`unix:///path` or
@@ -19,13 +69,21 @@ pub fn app_for_engine(runtime: &Handle, ctx: &egui::Context, address: &str) -> A
         docker_url: Some(address.to_owned()),
         ..HostEntry::local()
     };
-    App::open(runtime, ctx, Profile { hosts: vec![entry] }, None)
+    open_window(
+        runtime,
+        ctx,
+        Profile {
+            hosts: vec![entry],
+            presets: Vec::new(),
+        },
+        None,
+    )
 }
 
 /// A window with no hosts holding `count` made-up containers spread over `hosts` host names:
 /// for measuring the table without an engine.
 pub fn app_with_rows(runtime: &Handle, ctx: &egui::Context, count: usize, hosts: usize) -> App {
-    let mut app = App::open(runtime, ctx, Profile { hosts: Vec::new() }, None);
+    let mut app = open_window(runtime, ctx, Profile::default(), None);
     let hosts = hosts.max(1);
     for h in 0..hosts {
         let host = HostId(format!("host-{h}"));
@@ -64,8 +122,11 @@ pub fn app_for_profile(
     path: &std::path::Path,
 ) -> Result<App, String> {
     let profile = Profile::load(path).map_err(|e| e.to_string())?;
-    Ok(App::open(runtime, ctx, profile, Some(path.to_owned())))
+    Ok(open_window(runtime, ctx, profile, Some(path.to_owned())))
 }
+
+/// A container found once by name, to shape repeatedly.
+pub struct ShapingTarget(crate::model::ContainerKey);
 
 /// One host of a profile, connected as the window and the command line connect it (host keys
 /// checked strictly against known_hosts): for measuring remote work without the window.
@@ -130,6 +191,78 @@ impl ConnectedHost {
             .await
             .map_err(|e| e.to_string())?;
         Ok(report.headline())
+    }
+
+    /// Finds the container named `name` once, for repeated shaping without listing each time.
+    pub async fn shaping_target(&self, name: &str) -> Result<ShapingTarget, String> {
+        Ok(ShapingTarget(self.key_of(name).await?))
+    }
+
+    /// Sets both rates of `target` (kbit/s, 0 = unlimited), keeping no other shaping, and reads
+    /// back what the kernel holds; returns the read-back's headline, or an error when the
+    /// kernel does not hold the rates asked for.
+    pub async fn apply_rates(
+        &self,
+        target: &ShapingTarget,
+        download_kbit: u64,
+        upload_kbit: u64,
+    ) -> Result<String, String> {
+        let mut profile = crate::shaping::profile::ShapingProfile::default();
+        profile.download.rate_kbit = download_kbit;
+        profile.upload.rate_kbit = upload_kbit;
+        let options = crate::shaping::ops::ApplyOptions::default();
+        let report = crate::shaping::ops::apply(
+            &self.conn.docker,
+            &self.conn.runner,
+            &target.0,
+            &profile,
+            &options,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        if !report.warnings.is_empty() {
+            return Err(report.warnings.join("; "));
+        }
+        Ok(report.headline())
+    }
+
+    /// Sets the download rate (kbit/s) and delay (ms) of `target`, keeping no other shaping;
+    /// returns the read-back's headline.
+    pub async fn apply_download(
+        &self,
+        target: &ShapingTarget,
+        rate_kbit: u64,
+        delay_ms: f64,
+    ) -> Result<String, String> {
+        let mut profile = crate::shaping::profile::ShapingProfile::default();
+        profile.download.rate_kbit = rate_kbit;
+        profile.download.delay_ms = delay_ms;
+        let options = crate::shaping::ops::ApplyOptions::default();
+        crate::shaping::ops::apply(
+            &self.conn.docker,
+            &self.conn.runner,
+            &target.0,
+            &profile,
+            &options,
+        )
+        .await
+        .map(|report| report.headline())
+        .map_err(|e| e.to_string())
+    }
+
+    /// What the host can do for shaping (`quayside net preflight --json`), as JSON text.
+    pub async fn preflight_json(&self) -> Result<String, String> {
+        let answer = crate::shaping::preflight::preflight(&self.conn.runner).await;
+        serde_json::to_string(&answer).map_err(|e| e.to_string())
+    }
+
+    /// Every tree of Quayside's on the host (`quayside net trees --json`), as JSON text.
+    pub async fn owned_trees_json(&self) -> Result<String, String> {
+        let trees =
+            crate::shaping::trees::owned_trees(&self.conn.docker, &self.conn.runner, &self.host)
+                .await
+                .map_err(|e| e.to_string())?;
+        serde_json::to_string(&trees).map_err(|e| e.to_string())
     }
 
     async fn key_of(&self, name: &str) -> Result<crate::model::ContainerKey, String> {

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::ui::{runtime, step_until};
+use common::ui::{drag_slider, has_label, local_window, runtime, slider_value, step_until};
 use common::{TestContainer, docker, run_ok};
 use eframe::egui;
 use eframe::egui::accesskit::Role;
@@ -17,10 +17,7 @@ use egui_kittest::kittest::{NodeT as _, Queryable as _};
 use quayside::App;
 
 fn window(rt: &tokio::runtime::Runtime) -> Harness<'static, App> {
-    let handle = rt.handle().clone();
-    Harness::builder()
-        .with_size(egui::vec2(1500.0, 900.0))
-        .build_eframe(move |cc| quayside::testing::local_app(&handle, &cc.egui_ctx))
+    local_window(rt)
 }
 
 /// Narrows the table to rows matching `text`, so that the row is in sight.
@@ -30,10 +27,6 @@ fn filter(h: &mut Harness<'static, App>, text: &str) {
     h.get_by_role_and_label(Role::TextInput, "Filter")
         .type_text(text);
     h.step();
-}
-
-fn has_label(h: &Harness<'static, App>, label: &str) -> bool {
-    h.query_all_by_label(label).next().is_some()
 }
 
 #[test]
@@ -137,21 +130,8 @@ fn dragging_the_rate_slider_and_applying_shows_the_read_back() {
     );
 
     // Drag the rate slider from its left end to a third of its length.
-    let rail = h
-        .get_by_role_and_label(Role::Slider, "Download rate")
-        .rect();
-    let to = egui::pos2(rail.left() + rail.width() * 0.35, rail.center().y);
-    h.drag_at(rail.left_center());
-    h.run_steps(2);
-    h.hover_at(to);
-    h.run_steps(2);
-    h.drop_at(to);
-    h.run_steps(2);
-    let dragged_kbit = h
-        .get_by_role_and_label(Role::Slider, "Download rate")
-        .accesskit_node()
-        .numeric_value()
-        .unwrap_or_default();
+    drag_slider(&mut h, "Download rate", 0.0, 0.35);
+    let dragged_kbit = slider_value(&h, "Download rate");
     assert!(
         dragged_kbit >= 8.0,
         "the drag set a rate: {dragged_kbit} kbit/s"
@@ -194,10 +174,23 @@ fn dragging_the_rate_slider_and_applying_shows_the_read_back() {
         (kbit - dragged_kbit).abs() <= dragged_kbit * 0.01 + 1.0,
         "kernel {kbit} kbit/s, dragged {dragged_kbit}"
     );
-    let expected = format!(": ↓{number} {shown_unit}");
+    // The read-back line shows the kernel's rate (rounded to three digits for people).
+    let line = h
+        .query_all_by_label_contains(&format!("on {veth}: ↓"))
+        .find_map(|n| n.accesskit_node().value())
+        .expect("a read-back line");
+    let shown = line.split(": ↓").nth(1).unwrap().to_owned();
+    let shown = shown.split(" ↑").next().unwrap().to_owned();
+    let shown_number: f64 = shown.split_whitespace().next().unwrap().parse().unwrap();
+    let shown_kbit = if shown.contains("Mbit/s") {
+        shown_number * 1000.0
+    } else {
+        assert!(shown.contains("kbit/s"), "{line}");
+        shown_number
+    };
     assert!(
-        h.query_by_label_contains(&expected).is_some(),
-        "the read-back shows {expected}"
+        (shown_kbit - kbit).abs() <= kbit * 0.01,
+        "the read-back shows {shown} for the kernel's {kbit} kbit/s ({shown_unit})"
     );
 
     h.get_by_role_and_label(Role::Button, "Clear").click();

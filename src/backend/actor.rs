@@ -11,6 +11,9 @@ use std::time::{Duration, SystemTime};
 use futures_util::StreamExt as _;
 use tokio::sync::{mpsc, watch};
 
+use super::shaping::{ShapingService, report_event};
+use super::streams::Streams;
+use super::tools::{self, ToolCommand};
 use super::{Command, Event, EventSink, HostKeyTrust};
 use crate::docker::{self, DockerError};
 use crate::hosts::{
@@ -19,6 +22,7 @@ use crate::hosts::{
     profile::HostEntry,
 };
 use crate::model::{ContainerId, HostId, HostState};
+use crate::shaping::memory::ShapingMemory;
 use crate::shaping::ops;
 use crate::ssh::{HostKeyPolicy, SshError};
 
@@ -37,6 +41,10 @@ pub(super) struct HostActor {
     sink: EventSink,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<bool>,
+    /// Remembered shaping, timed shaping and traffic sampling.
+    shaping: ShapingService,
+    /// The live views the window shows for this host's containers.
+    streams: Streams,
 }
 
 impl HostActor {
@@ -46,12 +54,15 @@ impl HostActor {
         sink: EventSink,
         commands: mpsc::Receiver<Command>,
         shutdown: watch::Receiver<bool>,
+        memory: Option<ShapingMemory>,
     ) -> Self {
         Self {
+            shaping: ShapingService::new(entry.id(), memory, sink.clone()),
             host: entry.id(),
             entry: entry.clone(),
             policy: HostKeyPolicy::Strict,
             passphrases: Passphrases::default(),
+            streams: Streams::new(entry.id(), sink.clone()),
             sink,
             commands,
             shutdown,
@@ -72,7 +83,11 @@ impl HostActor {
                         warning,
                     })
                     .await;
-                    self.serve(&conn).await.map_err(|e| e.to_string())
+                    self.streams.resume(&conn);
+                    let served = self.serve(&conn).await.map_err(|e| e.to_string());
+                    self.streams.pause();
+                    self.shaping.stop_all();
+                    served
                 }
                 Err(ConnectError::Ssh(SshError::HostKeyUnknown {
                     key_type,
@@ -122,6 +137,7 @@ impl HostActor {
         // Subscribe before listing, so that no change falls between the list and the stream.
         let mut events = Box::pin(docker::container_events(&conn.docker));
         let containers = docker::list(&conn.docker, &self.host, true).await?;
+        self.shaping.resume(conn, &containers).await;
         self.sink
             .send(Event::ContainersListed {
                 host: self.host.clone(),
@@ -139,7 +155,14 @@ impl HostActor {
                 command = self.commands.recv() => match command {
                     // An answer to a question no longer asked changes nothing.
                     Some(command) if command.is_answer() => {}
-                    Some(command) => self.spawn_command(conn.clone(), command),
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
+                    Some(command) => {
+                        if let Some(command) = self.shaping.take(conn, command) {
+                            self.spawn_command(conn.clone(), command);
+                        }
+                    }
                     None => return Ok(()),
                 },
                 event = events.next() => match event {
@@ -154,7 +177,7 @@ impl HostActor {
 
     /// Updates the one row an engine event touched.
     async fn follow_event(
-        &self,
+        &mut self,
         conn: &HostConnection,
         event: docker::ContainerEvent,
     ) -> Result<(), DockerError> {
@@ -165,6 +188,12 @@ impl HostActor {
         } else {
             docker::one(&conn.docker, &self.host, &event.id).await?
         };
+        if let Some(container) = &row
+            && event.action == "start"
+            && container.state.is_running()
+        {
+            self.shaping.container_started(conn, container);
+        }
         let news = match row {
             Some(container) => Event::ContainerUpdated { container },
             None => Event::ContainerRemoved {
@@ -180,9 +209,14 @@ impl HostActor {
         let sink = self.sink.clone();
         let host = self.host.clone();
         tokio::spawn(async move {
-            let event = run_command(&conn, command).await;
+            let event = match command {
+                Command::Tool(tool) => tools::run(&conn, tool, &sink).await.map(Event::Tool),
+                other => Some(run_command(&conn, other).await),
+            };
             tracing::debug!(host = %host, "command finished");
-            sink.send(event).await;
+            if let Some(event) = event {
+                sink.send(event).await;
+            }
         });
     }
 
@@ -200,9 +234,14 @@ impl HostActor {
                 }
                 command = self.commands.recv() => match command {
                     Some(command) if command.is_answer() => {}
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => {
                         let error = format!("host {} is offline: {reason}", self.host);
-                        self.sink.send(refusal(command, error)).await;
+                        if let Some(event) = refusal(command, error) {
+                            self.sink.send(event).await;
+                        }
                     }
                     None => return Err(()),
                 },
@@ -310,13 +349,18 @@ impl HostActor {
                 }
                 command = self.commands.recv() => match command {
                     None => return Err(()),
+                    Some(Command::Tool(ToolCommand::WatchStreams { streams, .. })) => {
+                        self.streams.want(streams);
+                    }
                     Some(command) => match pick(&command) {
                         Some(answer) => return Ok(answer),
                         // An answer to a question no longer asked changes nothing.
                         None if command.is_answer() => {}
                         None => {
                             let error = format!("host {} is not connected: {reason}", self.host);
-                            self.sink.send(refusal(command, error)).await;
+                            if let Some(event) = refusal(command, error) {
+                                self.sink.send(event).await;
+                            }
                         }
                     },
                 },
@@ -372,44 +416,49 @@ async fn run_command(conn: &HostConnection, command: Command) -> Event {
                 error: format!("cannot inspect {key}: {e}"),
             },
         },
-        Command::ApplyShaping {
+        Command::PreviewShaping {
             key,
             profile,
             replace_foreign,
         } => {
             let options = ops::ApplyOptions { replace_foreign };
-            shaping_event(
-                key.clone(),
-                ops::apply(&conn.docker, &conn.runner, &key, &profile, &options).await,
-            )
+            let outcome = ops::preview(&conn.docker, &conn.runner, &key, &profile, &options)
+                .await
+                .map_err(|e| e.to_string());
+            Event::ShapingPreviewed { key, outcome }
         }
-        Command::ClearShaping { key } => shaping_event(
-            key.clone(),
-            ops::clear(&conn.docker, &conn.runner, &key).await,
-        ),
-        Command::ReadShaping { key } => shaping_event(
+        Command::ReadShaping { key } => report_event(
             key.clone(),
             ops::read(&conn.docker, &conn.runner, &key).await,
         ),
-    }
-}
-
-fn shaping_event(
-    key: crate::model::ContainerKey,
-    result: Result<ops::ShapingReport, ops::ShapingError>,
-) -> Event {
-    match result {
-        Ok(report) => Event::ShapingReported { key, report },
-        Err(err) => Event::ShapingFailed {
-            key,
-            error: err.to_string(),
+        // The shaping service takes these before any task is spawned.
+        Command::ApplyShaping { key, .. }
+        | Command::ClearShaping { key }
+        | Command::WatchTraffic { key }
+        | Command::UnwatchTraffic { key } => Event::Failed {
+            host: key.host,
+            error: "a shaping command reached the wrong runner".to_owned(),
         },
+        Command::ClearAllShaping { host } => Event::Failed {
+            host,
+            error: "a shaping command reached the wrong runner".to_owned(),
+        },
+        // Tool commands are run by `tools::run`, which `spawn_command` calls instead.
+        Command::Tool(tool) => {
+            let host = tool.host().clone();
+            let error = "a tool command reached the lifecycle runner".to_owned();
+            match tool.refusal(error.clone()) {
+                Some(event) => Event::Tool(event),
+                None => Event::Failed { host, error },
+            }
+        }
     }
 }
 
-/// The event that answers a command the host cannot run now.
-fn refusal(command: Command, error: String) -> Event {
-    match command {
+/// The event that answers a command the host cannot run now (`None`: nothing to answer).
+fn refusal(command: Command, error: String) -> Option<Event> {
+    Some(match command {
+        Command::Tool(tool) => return tool.refusal(error).map(Event::Tool),
         Command::ChangeLifecycle { key, action } => Event::LifecycleFinished {
             key,
             action,
@@ -418,6 +467,17 @@ fn refusal(command: Command, error: String) -> Event {
         Command::ApplyShaping { key, .. }
         | Command::ClearShaping { key }
         | Command::ReadShaping { key } => Event::ShapingFailed { key, error },
+        Command::PreviewShaping { key, .. } => Event::ShapingPreviewed {
+            key,
+            outcome: Err(error),
+        },
+        Command::WatchTraffic { key } | Command::UnwatchTraffic { key } => {
+            Event::TrafficFailed { key, error }
+        }
+        Command::ClearAllShaping { host } => Event::HostShapingCleared {
+            host,
+            outcome: Err(error),
+        },
         Command::InspectContainer { key } => Event::Failed {
             host: key.host,
             error,
@@ -425,5 +485,5 @@ fn refusal(command: Command, error: String) -> Event {
         Command::TrustHostKey { host, .. } | Command::ProvidePassphrase { host, .. } => {
             Event::Failed { host, error }
         }
-    }
+    })
 }

@@ -8,6 +8,9 @@
 //! with the UI behind a lock.
 
 mod actor;
+mod shaping;
+mod streams;
+pub(crate) mod tools;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,8 +25,12 @@ use crate::hosts::profile::HostEntry;
 use crate::model::{
     ContainerDetails, ContainerId, ContainerKey, ContainerSummary, HostId, HostState,
 };
+use crate::shaping::memory::{Remembered, ShapingMemory};
 use crate::shaping::ops::ShapingReport;
+use crate::shaping::preflight::Preflight;
 use crate::shaping::profile::ShapingProfile;
+use crate::shaping::traffic::TrafficSample;
+use crate::shaping::trees::{ClearAllReport, OwnedTree};
 
 /// How many commands may wait for one host before new ones are refused.
 const HOST_COMMAND_CAPACITY: usize = 64;
@@ -43,11 +50,26 @@ pub(crate) enum Command {
     /// Read what inspect knows about a container.
     InspectContainer { key: ContainerKey },
     /// Replace the container's shaping with `profile`, then read back what the kernel holds.
+    /// The profile is remembered for the container's next start; with `for_secs` it is
+    /// cleared again after that many seconds.
     ApplyShaping {
         key: ContainerKey,
         profile: ShapingProfile,
         replace_foreign: bool,
+        for_secs: Option<u64>,
     },
+    /// The exact commands an apply of `profile` would run now, without running them.
+    PreviewShaping {
+        key: ContainerKey,
+        profile: ShapingProfile,
+        replace_foreign: bool,
+    },
+    /// Send the container's traffic counters twice a second until `UnwatchTraffic`.
+    WatchTraffic { key: ContainerKey },
+    /// Stop sending the container's traffic counters.
+    UnwatchTraffic { key: ContainerKey },
+    /// Remove Quayside's shaping from every container of the host (and its orphan IFBs).
+    ClearAllShaping { host: HostId },
     /// Remove all shaping of the container.
     ClearShaping { key: ContainerKey },
     /// Read back the container's shaping without changing it.
@@ -64,6 +86,8 @@ pub(crate) enum Command {
         key: std::path::PathBuf,
         passphrase: Option<String>,
     },
+    /// Run, exec, and the live views of the Top, Stats and Logs tabs (`tools.rs`).
+    Tool(tools::ToolCommand),
 }
 
 /// What the user decided about an unknown host key.
@@ -83,9 +107,15 @@ impl Command {
             Self::ChangeLifecycle { key, .. }
             | Self::InspectContainer { key }
             | Self::ApplyShaping { key, .. }
+            | Self::PreviewShaping { key, .. }
+            | Self::WatchTraffic { key }
+            | Self::UnwatchTraffic { key }
             | Self::ClearShaping { key }
             | Self::ReadShaping { key } => &key.host,
-            Self::TrustHostKey { host, .. } | Self::ProvidePassphrase { host, .. } => host,
+            Self::TrustHostKey { host, .. }
+            | Self::ProvidePassphrase { host, .. }
+            | Self::ClearAllShaping { host } => host,
+            Self::Tool(tool) => tool.host(),
         }
     }
 
@@ -134,6 +164,53 @@ pub(crate) enum Event {
         key: ContainerKey,
         error: String,
     },
+    /// The container started again and its remembered shaping was applied to its new veth.
+    ShapingReapplied {
+        key: ContainerKey,
+        report: ShapingReport,
+    },
+    /// What is remembered for the container now (`None`: nothing, e.g. after a clear).
+    ShapingRemembered {
+        key: ContainerKey,
+        remembered: Option<Remembered>,
+    },
+    /// Timed shaping ran out and Quayside cleared it (or tried to: `Err` says why not).
+    TimedShapingEnded {
+        key: ContainerKey,
+        outcome: Result<ShapingReport, String>,
+    },
+    /// The commands an apply would run (or why it cannot be planned).
+    ShapingPreviewed {
+        key: ContainerKey,
+        outcome: Result<Vec<String>, String>,
+    },
+    /// What the host can do for shaping (tc, privileges, ifb, netem), tried when it connected.
+    HostChecked {
+        host: HostId,
+        preflight: Preflight,
+    },
+    /// The containers of a host that hold shaping of ours, found when the host connected.
+    ShapingFound {
+        host: HostId,
+        trees: Vec<OwnedTree>,
+        /// Containers whose timed shaping ran out while no window was open.
+        expired: Vec<String>,
+    },
+    /// "Clear all shaping" on a host finished, tree by tree, or why it could not run.
+    HostShapingCleared {
+        host: HostId,
+        outcome: Result<ClearAllReport, String>,
+    },
+    /// One sample of a watched container's traffic counters.
+    TrafficSampled {
+        key: ContainerKey,
+        sample: TrafficSample,
+    },
+    /// A watched container's counters could not be read; sampling goes on.
+    TrafficFailed {
+        key: ContainerKey,
+        error: String,
+    },
     /// The host showed a key known_hosts does not hold: the user decides whether to trust it.
     HostKeyUnknown {
         host: HostId,
@@ -151,6 +228,8 @@ pub(crate) enum Event {
         host: HostId,
         error: String,
     },
+    /// News from run, exec and the live views (`tools.rs`).
+    Tool(tools::ToolEvent),
 }
 
 /// Wakes the UI after an event was sent.
@@ -168,6 +247,20 @@ impl EventSink {
         // A closed receiver means the UI is gone; the event has no reader left.
         self.tx.send(event).await.ok();
         (self.wake)();
+    }
+
+    /// Sends without waiting; a full queue gives the event back, for news that can be merged
+    /// into a later event or left out (stats samples, progress).
+    pub(crate) fn try_send(&self, event: Event) -> Result<(), Box<Event>> {
+        match self.tx.try_send(event) {
+            Ok(()) => {
+                (self.wake)();
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(event)) => Err(Box::new(event)),
+            // The UI is gone: nobody is left to tell.
+            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+        }
     }
 }
 
@@ -196,6 +289,7 @@ impl Backend {
     pub(crate) fn start(
         runtime: &Handle,
         entries: &[HostEntry],
+        memory: Option<&ShapingMemory>,
         wake: Waker,
     ) -> (Self, mpsc::Receiver<Event>) {
         let hosts: Vec<HostId> = entries.iter().map(HostEntry::id).collect();
@@ -207,7 +301,13 @@ impl Backend {
         for entry in entries {
             let (tx, rx) = mpsc::channel(HOST_COMMAND_CAPACITY);
             senders.insert(entry.id(), tx);
-            let actor = actor::HostActor::new(entry, sink.clone(), rx, shutdown_rx.clone());
+            let actor = actor::HostActor::new(
+                entry,
+                sink.clone(),
+                rx,
+                shutdown_rx.clone(),
+                memory.cloned(),
+            );
             actors.push(runtime.spawn(actor.run()));
         }
         let backend = Self {

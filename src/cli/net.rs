@@ -13,11 +13,14 @@ use super::net_flags::FullForm;
 use super::target;
 use crate::hosts::connect::HostConnection;
 use crate::hosts::profile::Profile;
-use crate::model::ContainerKey;
+use crate::model::{ContainerKey, HostId};
 use crate::shaping::edit::ShapingEdit;
+use crate::shaping::memory::ShapingMemory;
 use crate::shaping::ops::{self, ApplyOptions, ShapingReport};
+use crate::shaping::presets;
 use crate::shaping::profile::ShapingProfile;
 use crate::shaping::seed::{self, ProfileEdit};
+use crate::shaping::{preflight, trees};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -35,6 +38,10 @@ pub(crate) struct NetArgs {
     value: Option<String>,
     #[command(flatten)]
     full: Box<FullForm>,
+    /// Start from a preset (3G, LTE, DSL, satellite, lossy-wifi, … or one of the profile's
+    /// own) instead of the current shaping; --down-*/--up-* flags then change its values.
+    #[arg(long, value_name = "NAME")]
+    preset: Option<String>,
     /// Replace a root qdisc on the veth that Quayside did not create.
     #[arg(long)]
     replace_foreign: bool,
@@ -45,6 +52,33 @@ pub(crate) struct NetArgs {
 
 #[derive(Debug, Subcommand)]
 enum NetAction {
+    /// List every tree of Quayside's on a host, with the container that owns it.
+    Trees {
+        /// The host, as the profile names it (`local` without a profile).
+        #[arg(long)]
+        host: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every tree of Quayside's from a host, orphaned IFBs included.
+    ClearAll {
+        /// The host, as the profile names it (`local` without a profile).
+        #[arg(long)]
+        host: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Try what a host can do for shaping: tc, privileges, IFB devices and netem.
+    Preflight {
+        /// The host, as the profile names it (`local` without a profile).
+        #[arg(long)]
+        host: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the shaping the kernel holds for a container.
     Show {
         /// The container, as HOST:NAME or HOST:ID-PREFIX.
@@ -57,8 +91,57 @@ enum NetAction {
 }
 
 pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()> {
+    if let Some(NetAction::Trees { host, json }) = &args.action {
+        let host = HostId(host.clone());
+        let conn = target::connect_host(profile, &host).await?;
+        let trees = trees::owned_trees(&conn.docker, &conn.runner, &host).await?;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&trees)?);
+        } else if trees.is_empty() {
+            println!("{host}: no shaping of Quayside's");
+        } else {
+            for tree in &trees {
+                let held = tree
+                    .profile
+                    .as_ref()
+                    .map(|p| p.summary())
+                    .unwrap_or_else(|| "an IFB left behind".to_owned());
+                println!("{host}: {}: {held}", tree.label());
+            }
+        }
+        return Ok(());
+    }
+    if let Some(NetAction::ClearAll { host, json }) = &args.action {
+        let host = HostId(host.clone());
+        let conn = target::connect_host(profile, &host).await?;
+        let report = trees::clear_all(&conn.docker, &conn.runner, &host).await?;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            for line in report.lines() {
+                println!("{line}");
+            }
+        }
+        if !report.all_cleared() {
+            anyhow::bail!("some trees on {host} could not be cleared");
+        }
+        return Ok(());
+    }
+    if let Some(NetAction::Preflight { host, json }) = &args.action {
+        let host = HostId(host.clone());
+        let conn = target::connect_host(profile, &host).await?;
+        let answer = preflight::preflight(&conn.runner).await;
+        if *json {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        } else {
+            for (name, capability) in answer.named() {
+                println!("{host}: {name} {}", capability.line());
+            }
+        }
+        return Ok(());
+    }
     if let Some(NetAction::Show { id, json }) = &args.action {
-        let (conn, key) = locate(profile, id).await?;
+        let (conn, key, _) = locate(profile, id).await?;
         let report = ops::read(&conn.docker, &conn.runner, &key).await?;
         return print(&report, *json);
     }
@@ -69,19 +152,62 @@ pub(super) async fn run(profile: &Profile, args: &NetArgs) -> anyhow::Result<()>
         );
     };
     // The values are read and checked before anything is asked of the host.
-    let change = change_of(args)?;
-    let (conn, key) = locate(profile, id).await?;
+    let base = preset_of(profile, args.preset.as_deref())?;
+    let change = match (&base, change_of(args)) {
+        // A preset alone is a complete change.
+        (Some(_), Err(_)) if args.policy.is_none() && args.value.is_none() => Change::None,
+        (_, change) => change?,
+    };
+    let (conn, key, name) = locate(profile, id).await?;
 
     let report = match change {
         Change::Clear => ops::clear(&conn.docker, &conn.runner, &key).await?,
         edit => {
-            let current = ops::read(&conn.docker, &conn.runner, &key).await?;
-            let mut wanted = current.profile().unwrap_or_default();
+            let mut wanted = match base {
+                Some(preset) => preset,
+                None => {
+                    let current = ops::read(&conn.docker, &conn.runner, &key).await?;
+                    current.profile().unwrap_or_default()
+                }
+            };
             edit.apply(&mut wanted);
+            wanted.validate()?;
             ops::apply(&conn.docker, &conn.runner, &key, &wanted, &options(args)).await?
         }
     };
+    remember(&key, &name, &report);
     print(&report, args.json)
+}
+
+/// The preset named `name`, among the built-in ones and the profile's own.
+fn preset_of(profile: &Profile, name: Option<&str>) -> anyhow::Result<Option<ShapingProfile>> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let mut all = presets::built_in();
+    all.extend(profile.presets.iter().cloned());
+    match presets::find(&all, name) {
+        Some(preset) => Ok(Some(preset.profile.clone())),
+        None => {
+            let names: Vec<&str> = all.iter().map(|p| p.name.as_str()).collect();
+            anyhow::bail!(
+                "no preset named {name:?}; the presets are: {}",
+                names.join(", ")
+            )
+        }
+    }
+}
+
+/// Records what the container holds now, so that the window re-applies it after a restart; a
+/// failure to record is reported but does not undo the change.
+fn remember(key: &ContainerKey, name: &str, report: &ShapingReport) {
+    let Some(memory) = ShapingMemory::default_location() else {
+        return;
+    };
+    let held = report.profile().unwrap_or_default();
+    if let Err(err) = memory.remember(&key.host.0, name, &held, None) {
+        eprintln!("quayside: warning: {err}");
+    }
 }
 
 /// What a call asks to change, read from its flags.
@@ -93,6 +219,8 @@ enum Change {
     Seed(ProfileEdit),
     /// The full form's fields.
     Fields(Box<ShapingEdit>),
+    /// Nothing beyond the preset.
+    None,
 }
 
 impl Change {
@@ -102,6 +230,7 @@ impl Change {
             Change::Clear => *profile = ShapingProfile::default(),
             Change::Seed(edit) => edit.apply(profile),
             Change::Fields(edit) => edit.apply(profile),
+            Change::None => {}
         }
     }
 }
@@ -142,9 +271,13 @@ fn options(args: &NetArgs) -> ApplyOptions {
     }
 }
 
-async fn locate(profile: &Profile, id: &str) -> anyhow::Result<(HostConnection, ContainerKey)> {
+async fn locate(
+    profile: &Profile,
+    id: &str,
+) -> anyhow::Result<(HostConnection, ContainerKey, String)> {
     let (conn, found) = target::resolve(profile, id).await?;
-    Ok((conn, found.key()))
+    let key = found.key();
+    Ok((conn, key, found.name))
 }
 
 fn print(report: &ShapingReport, json: bool) -> anyhow::Result<()> {
@@ -355,5 +488,26 @@ mod tests {
             err.contains("--policy") && err.contains("--down-rate"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn host_wide_actions_take_a_host_and_json() -> Result<(), clap::Error> {
+        let args = net_args(&["preflight", "--host", "lab-1", "--json"])?;
+        assert!(matches!(
+            args.action,
+            Some(NetAction::Preflight { ref host, json: true }) if host == "lab-1"
+        ));
+        let args = net_args(&["clear-all", "--host", "local"])?;
+        assert!(matches!(
+            args.action,
+            Some(NetAction::ClearAll { ref host, json: false }) if host == "local"
+        ));
+        let args = net_args(&["trees", "--host", "local", "--json"])?;
+        assert!(matches!(
+            args.action,
+            Some(NetAction::Trees { json: true, .. })
+        ));
+        assert!(net_args(&["clear-all"]).is_err(), "--host is required");
+        Ok(())
     }
 }

@@ -17,14 +17,22 @@ pub(crate) async fn resolve(
     spec: &str,
 ) -> anyhow::Result<(HostConnection, ContainerSummary)> {
     let (host, wanted) = split(spec)?;
-    let Some(entry) = profile.hosts.iter().find(|h| h.id() == host) else {
+    let conn = connect_host(profile, &host).await?;
+    let rows = docker::list(&conn.docker, &host, true).await?;
+    Ok((conn, pick(rows, &host, wanted)?))
+}
+
+/// Connects to the profile's host named `host`; the error lists the hosts there are.
+pub(crate) async fn connect_host(
+    profile: &Profile,
+    host: &HostId,
+) -> anyhow::Result<HostConnection> {
+    let Some(entry) = profile.hosts.iter().find(|h| h.id() == *host) else {
         let known: Vec<&str> = profile.hosts.iter().map(|h| h.name.as_str()).collect();
         anyhow::bail!("no host named {host}: known hosts are {}", known.join(", "));
     };
     // The command line never trusts an unknown host key: the error shows its fingerprint.
-    let conn = connect::connect(entry, HostKeyPolicy::Strict, &Default::default()).await?;
-    let rows = docker::list(&conn.docker, &host, true).await?;
-    Ok((conn, pick(rows, &host, wanted)?))
+    Ok(connect::connect(entry, HostKeyPolicy::Strict, &Default::default()).await?)
 }
 
 /// Splits `HOST:NAME`; a missing host part is an error that shows the form.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::model::HostId;
+use crate::shaping::presets::Preset;
 
 /// How a host's Docker engine is reached.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -128,6 +129,9 @@ fn default_docker_socket() -> String {
 pub(crate) struct Profile {
     #[serde(default, rename = "host")]
     pub(crate) hosts: Vec<HostEntry>,
+    /// The user's own shaping presets, offered beside the built-in ones.
+    #[serde(default, rename = "preset", skip_serializing_if = "Vec::is_empty")]
+    pub(crate) presets: Vec<Preset>,
 }
 
 /// Why a profile cannot be used or saved.
@@ -164,6 +168,7 @@ impl Profile {
     pub(crate) fn local_only() -> Self {
         Self {
             hosts: vec![HostEntry::local()],
+            presets: Vec::new(),
         }
     }
 
@@ -222,6 +227,19 @@ impl Profile {
                 return Err(format!(
                     "host `{name}` has `docker = \"tcp\"` but no `docker_url`"
                 ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for preset in &self.presets {
+            let name = preset.name.trim();
+            if name.is_empty() {
+                return Err("a preset has an empty name".to_owned());
+            }
+            if !seen.insert(name.to_lowercase()) {
+                return Err(format!("preset name `{name}` appears twice"));
+            }
+            if let Err(err) = preset.profile.validate() {
+                return Err(format!("preset `{name}`: {err}"));
             }
         }
         Ok(())

@@ -1,16 +1,16 @@
 //! Runs the host commands that shaping needs (`tc`, `ip`, `nsenter`), with privileges.
 //!
-//! As root a command runs directly; as anyone else it runs through `sudo -n`, which never asks
-//! for a password: a sudo that wants one fails at once, and the error says which commands need
-//! a NOPASSWD rule. Commands are argv vectors, never shell strings, and tools are called by
-//! absolute path. This module runs commands and reports their outcome; it does not interpret
-//! what `tc` printed beyond recognising sudo's own refusal.
+//! Shaping sends a host one POSIX `sh` script per step (see `shaping::script`), run as the
+//! login user; inside it, a command that needs privileges runs directly as root, and as anyone
+//! else through `sudo -n`, which never asks for a password: a sudo that wants one fails at
+//! once, and the error says which commands need a NOPASSWD rule. Tools are called by absolute
+//! path. This module runs scripts and reports their outcome; it does not interpret what `tc`
+//! printed beyond recognising sudo's own refusal.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt as _;
 use tokio::process::Command;
 
 mod remote;
@@ -72,12 +72,6 @@ pub(crate) struct CommandOutput {
     pub(crate) stderr: String,
 }
 
-impl CommandOutput {
-    pub(crate) fn success(&self) -> bool {
-        self.status == 0
-    }
-}
-
 /// Why a privileged command could not be run at all.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RunError {
@@ -113,82 +107,56 @@ impl LocalRunner {
         &self.tools
     }
 
-    /// Runs `argv` (its first element an absolute tool path), feeding `stdin` when given.
-    ///
-    /// A non-zero exit is an `Ok` output: the caller reads the tool's words. Only a failure to
-    /// run at all, a timeout or sudo's refusal is an error.
-    pub(crate) async fn run(
-        &self,
-        argv: &[String],
-        stdin: Option<&str>,
-    ) -> Result<CommandOutput, RunError> {
-        let command_text = argv.join(" ");
-        let mut full: Vec<&str> = Vec::with_capacity(argv.len() + 2);
-        if self.privilege == Privilege::Sudo {
-            full.extend([self.tools.sudo.as_str(), "-n"]);
-        }
-        full.extend(argv.iter().map(String::as_str));
-        let Some((program, args)) = full.split_first() else {
-            return Err(RunError::Spawn {
-                command: command_text,
-                source: std::io::Error::other("empty command"),
-            });
-        };
-        tracing::debug!(command = %command_text, privilege = ?self.privilege, "run");
-
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| RunError::Spawn {
-                command: command_text.clone(),
-                source,
-            })?;
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes())
-                .await
-                .map_err(|source| RunError::Spawn {
-                    command: command_text.clone(),
-                    source,
-                })?;
-            // Dropping the pipe closes it, so the tool sees the end of its input.
-            drop(pipe);
-        }
-        let waited = tokio::time::timeout(
-            Duration::from_secs(COMMAND_TIMEOUT_SECS),
-            child.wait_with_output(),
-        )
-        .await;
-        let output = match waited {
-            Ok(result) => result.map_err(|source| RunError::Spawn {
-                command: command_text.clone(),
-                source,
-            })?,
-            Err(_) => {
-                return Err(RunError::TimedOut {
-                    command: command_text,
-                });
-            }
-        };
-        let out = CommandOutput {
-            status: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        };
-        if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
-            return Err(RunError::SudoNeedsPassword {
-                command: command_text,
-            });
-        }
-        Ok(out)
+    /// Runs a POSIX `sh` script as this process's user; the script puts `sudo -n` in front
+    /// of what needs privileges (see `Runner::sudo`).
+    pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
+        tracing::debug!(bytes = script.len(), privilege = ?self.privilege, "run script");
+        spawn_and_wait(&["/bin/sh", "-c", script], "sh -c <shaping script>").await
     }
+}
+
+/// Starts `full` (program and arguments) and waits for it within the timeout.
+async fn spawn_and_wait(full: &[&str], command_text: &str) -> Result<CommandOutput, RunError> {
+    let command_text = command_text.to_owned();
+    let Some((program, args)) = full.split_first() else {
+        return Err(RunError::Spawn {
+            command: command_text,
+            source: std::io::Error::other("empty command"),
+        });
+    };
+
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| RunError::Spawn {
+            command: command_text.clone(),
+            source,
+        })?;
+    let waited = tokio::time::timeout(
+        Duration::from_secs(COMMAND_TIMEOUT_SECS),
+        child.wait_with_output(),
+    )
+    .await;
+    let output = match waited {
+        Ok(result) => result.map_err(|source| RunError::Spawn {
+            command: command_text.clone(),
+            source,
+        })?,
+        Err(_) => {
+            return Err(RunError::TimedOut {
+                command: command_text,
+            });
+        }
+    };
+    Ok(CommandOutput {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
 }
 
 /// Runs privileged commands on a host: this machine, or one reached over SSH.
@@ -206,29 +174,31 @@ impl Runner {
         }
     }
 
-    /// Runs `argv` (its first element an absolute tool path), feeding `stdin` when given.
-    /// A non-zero exit is an `Ok` output; only a failure to run, a timeout or sudo's refusal
-    /// is an error.
-    pub(crate) async fn run(
-        &self,
-        argv: &[String],
-        stdin: Option<&str>,
-    ) -> Result<CommandOutput, RunError> {
+    /// The absolute path of sudo when privileged commands need `sudo -n`; `None` as root.
+    pub(crate) fn sudo(&self) -> Option<&str> {
+        let (privilege, tools) = match self {
+            Self::Local(r) => (r.privilege, r.tools()),
+            Self::Remote(r) => (r.privilege(), r.tools()),
+        };
+        (privilege == Privilege::Sudo).then_some(tools.sudo.as_str())
+    }
+
+    /// Runs a POSIX `sh` script as the login user (not through sudo: the script itself puts
+    /// `sudo -n` before what needs it). Its exit status and output are returned as they are.
+    pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
         match self {
-            Self::Local(r) => r.run(argv, stdin).await,
-            Self::Remote(r) => r.run(argv, stdin).await,
+            Self::Local(r) => r.run_script(script).await,
+            Self::Remote(r) => r.run_script(script).await,
         }
     }
 }
 
-/// True when sudo itself refused because it would have to ask for a password.
-fn is_sudo_password_refusal(out: &CommandOutput) -> bool {
-    !out.success()
-        && out.stderr.lines().any(|line| {
-            line.starts_with("sudo:")
-                && (line.contains("password is required")
-                    || line.contains("a terminal is required"))
-        })
+/// True when `stderr` holds sudo's own refusal to ask for a password.
+pub(crate) fn stderr_is_sudo_password_refusal(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.starts_with("sudo:")
+            && (line.contains("password is required") || line.contains("a terminal is required"))
+    })
 }
 
 /// The effective uid of this process, read from `/proc/self/status`.
@@ -251,36 +221,24 @@ fn first_existing(candidates: &[&str]) -> String {
 mod tests {
     use super::*;
 
-    fn out(status: i32, stderr: &str) -> CommandOutput {
-        CommandOutput {
-            status,
-            stdout: String::new(),
-            stderr: stderr.to_owned(),
-        }
-    }
-
     #[test]
     fn sudo_password_refusal_is_recognised_in_both_wordings() {
-        assert!(is_sudo_password_refusal(&out(
-            1,
+        assert!(stderr_is_sudo_password_refusal(
             "sudo: a password is required\n"
-        )));
-        assert!(is_sudo_password_refusal(&out(
-            1,
+        ));
+        assert!(stderr_is_sudo_password_refusal(
             "sudo: a terminal is required to read the password; either use the -S option\n"
-        )));
+        ));
     }
 
     #[test]
     fn tool_errors_are_not_taken_for_sudo_refusals() {
-        assert!(!is_sudo_password_refusal(&out(
-            2,
+        assert!(!stderr_is_sudo_password_refusal(
             "Error: Specified qdisc kind is unknown.\n"
-        )));
-        assert!(!is_sudo_password_refusal(&out(
-            0,
-            "sudo: a password is required\n"
-        )));
+        ));
+        assert!(!stderr_is_sudo_password_refusal(
+            "Error: sudo: a password is required (as tc printed it)\n"
+        ));
     }
 
     #[test]
@@ -289,13 +247,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_command_reports_status_stdout_and_stderr_apart() -> Result<(), RunError> {
+    async fn a_script_reports_status_stdout_and_stderr_apart() -> Result<(), RunError> {
         let runner = LocalRunner::new(Privilege::Root, ToolPaths::local());
-        let argv: Vec<String> = ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let output = runner.run(&argv, None).await?;
+        let output = runner.run_script("echo out; echo err >&2; exit 3").await?;
         assert_eq!(
             output,
             CommandOutput {
@@ -308,11 +262,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stdin_reaches_the_command() -> Result<(), RunError> {
+    async fn a_script_reads_no_input() -> Result<(), RunError> {
         let runner = LocalRunner::new(Privilege::Root, ToolPaths::local());
-        let argv: Vec<String> = ["/bin/cat"].iter().map(|s| s.to_string()).collect();
-        let output = runner.run(&argv, Some("qdisc show\n")).await?;
-        assert_eq!(output.stdout, "qdisc show\n");
+        let output = runner.run_script("/bin/cat; echo done").await?;
+        assert_eq!(output.stdout, "done\n");
         Ok(())
     }
 }

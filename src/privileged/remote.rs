@@ -1,10 +1,11 @@
 //! Privileged commands on a host reached over SSH, through that host's one session.
 //!
-//! Each argv is quoted with a shell-quoting library into one command line (never string
-//! formatting of its parts), tools are called by the absolute paths found on the host, and
-//! `sudo -n` is put in front when the login user is not root.
+//! A script is quoted with a shell-quoting library into one `/bin/sh -c` command line (never
+//! string formatting of its parts) and runs in one exec; tools are called by the absolute
+//! paths found on the host, and the script puts `sudo -n` in front of what needs it when the
+//! login user is not root.
 
-use super::{CommandOutput, Privilege, RunError, ToolPaths, is_sudo_password_refusal};
+use super::{CommandOutput, Privilege, RunError, ToolPaths};
 use crate::ssh::SshHost;
 
 /// Finds tc, ip, nsenter and sudo by absolute path on the host, and whether the login is root.
@@ -55,42 +56,31 @@ impl RemoteRunner {
         &self.tools
     }
 
-    /// Runs `argv` on the host, feeding `stdin` when given; see `LocalRunner::run`.
-    pub(crate) async fn run(
-        &self,
-        argv: &[String],
-        stdin: Option<&str>,
-    ) -> Result<CommandOutput, RunError> {
-        let mut words: Vec<&str> = Vec::with_capacity(argv.len() + 2);
-        if self.privilege == Privilege::Sudo {
-            words.extend([self.tools.sudo.as_str(), "-n"]);
-        }
-        words.extend(argv.iter().map(String::as_str));
-        let command_text = argv.join(" ");
-        let line = shlex::try_join(words.iter().copied()).map_err(|e| RunError::Remote {
-            command: command_text.clone(),
-            detail: format!("cannot quote the command: {e}"),
+    pub(crate) fn privilege(&self) -> Privilege {
+        self.privilege
+    }
+
+    /// Runs a POSIX `sh` script on the host as the login user, in one exec.
+    pub(crate) async fn run_script(&self, script: &str) -> Result<CommandOutput, RunError> {
+        let command = "sh -c <shaping script>".to_owned();
+        let line = shlex::try_join(["/bin/sh", "-c", script]).map_err(|e| RunError::Remote {
+            command: command.clone(),
+            detail: format!("cannot quote the script: {e}"),
         })?;
-        tracing::debug!(host = %self.host.label(), command = %command_text, privilege = ?self.privilege, "run over ssh");
+        tracing::debug!(host = %self.host.label(), bytes = script.len(), privilege = ?self.privilege, "run script over ssh");
         let out = self
             .host
-            .exec(&line, stdin.map(|s| s.as_bytes().to_vec()))
+            .exec(&line, None)
             .await
             .map_err(|e| RunError::Remote {
-                command: command_text.clone(),
+                command,
                 detail: e.to_string(),
             })?;
-        let out = CommandOutput {
+        Ok(CommandOutput {
             status: out.status,
             stdout: out.stdout_text(),
             stderr: out.stderr_text(),
-        };
-        if self.privilege == Privilege::Sudo && is_sudo_password_refusal(&out) {
-            return Err(RunError::SudoNeedsPassword {
-                command: command_text,
-            });
-        }
-        Ok(out)
+        })
     }
 }
 

@@ -7,13 +7,22 @@
 //! feeds the pure modules what `tc` and `ip` printed and runs the plans they return.
 
 pub(crate) mod edit;
+mod gather;
+mod memo;
+pub(crate) mod memory;
 pub(crate) mod ops;
 pub(crate) mod plan;
+pub(crate) mod preflight;
+pub(crate) mod presets;
 pub(crate) mod profile;
 pub(crate) mod readback;
 pub(crate) mod report;
+mod restore;
+mod script;
 pub(crate) mod seed;
 mod steps;
+pub(crate) mod traffic;
+pub(crate) mod trees;
 pub(crate) mod units;
 pub(crate) mod validate;
 pub(crate) mod veth;

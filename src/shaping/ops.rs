@@ -1,22 +1,26 @@
 //! Shaping on a real host: find the container's veths, read what the kernel holds, apply a
 //! plan as one tc batch, and read back.
 //!
-//! This is the only shaping module that runs commands; the decisions (what to run, how to read
-//! tc's output) are the pure modules' job. An apply either lands whole or leaves each veth as
-//! it was: when a step fails, what was changed is cleared and the previous shaping is applied
-//! again, and the error says so with tc's own words.
+//! This module and `steps` are the only shaping modules that run commands; the decisions (what
+//! to run, how to read tc's output) are the pure modules' job. Every step is one process on the
+//! host (see `gather`): a read, or a plan with its read-back. An apply either lands whole or
+//! leaves each veth as it was: when a step fails, what was changed is cleared and the previous
+//! shaping is applied again, and the error says so with tc's own words.
 
 use bollard::Docker;
 
+use super::gather::{ReadSpec, Reads};
+use super::memo::{self, LastRead};
 use super::plan::{self, ApplyPlan, ClearPlan, PlanError};
 use super::profile::{ShapingProfile, Tolerance};
-use super::readback::{self, DeviceText, Observed, ReadbackError, TcSnapshot};
+use super::readback::{Observed, ReadbackError};
 pub(crate) use super::report::{InterfaceShaping, Outcome, ShapingReport, Target};
-use super::steps::{checked, current_host_links, run_plan, tool_words};
+use super::restore;
+use super::steps::{self, Guarded, StepFailure};
 use super::validate::ValidationError;
 use super::veth::{self, VethError};
 use crate::docker::{self, DockerError};
-use crate::model::{ContainerDetails, ContainerKey, HostId};
+use crate::model::{ContainerDetails, ContainerKey};
 use crate::privileged::{RunError, Runner};
 
 /// How an apply may go beyond the plain case.
@@ -62,12 +66,23 @@ pub(crate) enum ShapingError {
     },
 }
 
-/// Finds the host veth of each of the container's interfaces.
+/// Finds the host veth of each of the container's interfaces: remembered ones when the
+/// container has not restarted nor changed networks since, else through its namespace.
 pub(crate) async fn discover(
     docker: &Docker,
     runner: &Runner,
     key: &ContainerKey,
-) -> Result<(ContainerDetails, Vec<Target>, String), ShapingError> {
+) -> Result<(ContainerDetails, Vec<Target>), ShapingError> {
+    let (details, targets, _) = discover_remembered(docker, runner, key).await?;
+    Ok((details, targets))
+}
+
+/// `discover`, with the last read of the veths when one is remembered.
+async fn discover_remembered(
+    docker: &Docker,
+    runner: &Runner,
+    key: &ContainerKey,
+) -> Result<(ContainerDetails, Vec<Target>, Option<LastRead>), ShapingError> {
     let details = docker::inspect(docker, key).await?;
     let name = details.name.clone();
     if !details.state.is_running() || details.pid <= 0 {
@@ -80,30 +95,27 @@ pub(crate) async fn discover(
     if mode.starts_with("container:") {
         return Err(ShapingError::SharedNetwork { name, mode });
     }
+    if let Some((targets, last)) = memo::recall(&key.host, &details) {
+        return Ok((details, targets, last));
+    }
+    let targets = find_veths(runner, &details).await?;
+    Ok((details, targets, None))
+}
 
-    let tools = runner.tools();
-    let pid = details.pid.to_string();
-    let inside = checked(
-        runner,
-        &[
-            &tools.nsenter,
-            "-t",
-            &pid,
-            "-n",
-            &tools.ip,
-            "-d",
-            "-j",
-            "link",
-            "show",
-        ],
-    )
-    .await?;
-    let host_links = checked(runner, &[&tools.ip, "-d", "-j", "link", "show"]).await?;
+/// Matches the container's interfaces to host veths through its namespace, and remembers them.
+async fn find_veths(
+    runner: &Runner,
+    details: &ContainerDetails,
+) -> Result<Vec<Target>, ShapingError> {
+    let (inside, host_links) = steps::discover_links(runner, details.pid).await?;
     let links = veth::match_interfaces(&inside, &host_links)?;
     if links.is_empty() {
-        return Err(ShapingError::NoInterfaces { name, mode });
+        return Err(ShapingError::NoInterfaces {
+            name: details.name.clone(),
+            mode: details.network_mode.clone(),
+        });
     }
-    let targets = links
+    let targets: Vec<Target> = links
         .into_iter()
         .map(|link| Target {
             network: details
@@ -117,67 +129,113 @@ pub(crate) async fn discover(
             veth_ifindex: link.peer_ifindex,
         })
         .collect();
-    Ok((details, targets, host_links))
+    memo::remember(&details.key.host, details, &targets);
+    Ok(targets)
 }
 
-/// Reads what the kernel holds for one veth and its IFB.
-// TODO(#4): each read is its own (sudo) process, so an apply with its read-backs runs about
-// eight in a row: ~65-115 ms over SSH on the lab machine against a 15 ms target. One remote
-// shell for all the reads, and remembering a container's veths until it restarts, would fix it.
-async fn observe(
+/// What one container's veths hold now.
+pub(super) struct Located {
+    details: ContainerDetails,
+    pub(super) targets: Vec<Target>,
+    pub(super) specs: Vec<ReadSpec>,
+    pub(super) observed: Vec<Observed>,
+}
+
+/// Finds the container's veths and reads them.
+async fn locate(
+    docker: &Docker,
     runner: &Runner,
-    target: &Target,
-    host_links: &str,
-) -> Result<Observed, ShapingError> {
-    let tc = &runner.tools().tc;
-    let ifb = plan::ifb_name(target.veth_ifindex)?;
-    let veth_qdisc = checked(
-        runner,
-        &[tc, "-s", "-j", "qdisc", "show", "dev", &target.veth],
-    )
-    .await?;
-    let veth_class = checked(runner, &[tc, "class", "show", "dev", &target.veth]).await?;
-    let filter = if veth_qdisc.contains("\"ingress\"") || veth_qdisc.contains("\"clsact\"") {
-        Some(
-            checked(
-                runner,
-                &[
-                    tc,
-                    "-j",
-                    "filter",
-                    "show",
-                    "dev",
-                    &target.veth,
-                    "parent",
-                    "ffff:",
-                ],
-            )
-            .await?,
-        )
-    } else {
-        None
+    key: &ContainerKey,
+) -> Result<Located, ShapingError> {
+    let (details, targets, _) = discover_remembered(docker, runner, key).await?;
+    locate_from(runner, details, targets).await
+}
+
+/// Reads the container's veths; remembered veths found stale are looked up again, once.
+async fn locate_from(
+    runner: &Runner,
+    details: ContainerDetails,
+    mut targets: Vec<Target>,
+) -> Result<Located, ShapingError> {
+    for fresh in [false, true] {
+        if fresh {
+            memo::forget(&details.key.host, &details);
+            targets = find_veths(runner, &details).await?;
+        }
+        let specs = read_specs(&targets)?;
+        if let Reads::Current {
+            observed,
+            fingerprint,
+            ..
+        } = steps::read(runner, &specs).await?
+        {
+            remember_read(&details, fingerprint, &observed);
+            return Ok(Located {
+                details,
+                targets,
+                specs,
+                observed,
+            });
+        }
+    }
+    memo::forget(&details.key.host, &details);
+    Err(ShapingError::Tool {
+        command: "reading the container's veths".to_owned(),
+        words: format!(
+            "the veths of {} changed while they were read; try again",
+            details.name
+        ),
+    })
+}
+
+fn read_specs(targets: &[Target]) -> Result<Vec<ReadSpec>, ShapingError> {
+    targets
+        .iter()
+        .map(|t| {
+            Ok(ReadSpec {
+                veth: t.veth.clone(),
+                ifindex: t.veth_ifindex,
+                ifb: plan::ifb_name(t.veth_ifindex)?,
+            })
+        })
+        .collect()
+}
+
+fn remember_read(details: &ContainerDetails, fingerprint: String, observed: &[Observed]) {
+    let last = LastRead {
+        fingerprint,
+        observed: observed.to_vec(),
     };
-    let ifb_texts = if veth::link_exists(host_links, &ifb) {
-        let qdisc = checked(runner, &[tc, "-s", "-j", "qdisc", "show", "dev", &ifb]).await?;
-        let class = checked(runner, &[tc, "class", "show", "dev", &ifb]).await?;
-        Some((qdisc, class))
-    } else {
-        None
-    };
-    let snapshot = TcSnapshot {
-        veth_name: &target.veth,
-        veth: DeviceText {
-            qdisc_json: &veth_qdisc,
-            class_text: &veth_class,
-        },
-        ingress_filter_json: filter.as_deref(),
-        ifb_name: &ifb,
-        ifb: ifb_texts.as_ref().map(|(q, c)| DeviceText {
-            qdisc_json: q,
-            class_text: c,
-        }),
-    };
-    Ok(readback::read_observed(&snapshot)?)
+    memo::remember_read(&details.key.host, details, Some(last));
+}
+
+/// The read-back after a change: what each target holds, remembered for the next change.
+fn held(
+    details: &ContainerDetails,
+    targets: Vec<Target>,
+    reads: Reads,
+) -> Result<Vec<InterfaceShaping>, ShapingError> {
+    match reads {
+        Reads::Current {
+            observed,
+            fingerprint,
+            ..
+        } => {
+            remember_read(details, fingerprint, &observed);
+            Ok(targets
+                .into_iter()
+                .zip(&observed)
+                .map(|(target, observed)| InterfaceShaping::new(target, observed))
+                .collect())
+        }
+        Reads::Stale => {
+            memo::forget(&details.key.host, details);
+            Err(ShapingError::Tool {
+                command: "reading back".to_owned(),
+                words: "a veth of the container was gone right after the change".to_owned(),
+            })
+        }
+    }
 }
 
 /// Reads the container's shaping without changing it.
@@ -186,12 +244,13 @@ pub(crate) async fn read(
     runner: &Runner,
     key: &ContainerKey,
 ) -> Result<ShapingReport, ShapingError> {
-    let (_, targets, host_links) = discover(docker, runner, key).await?;
-    let mut interfaces = Vec::new();
-    for target in targets {
-        let observed = observe(runner, &target, &host_links).await?;
-        interfaces.push(InterfaceShaping::new(target, &observed));
-    }
+    let located = locate(docker, runner, key).await?;
+    let interfaces = located
+        .targets
+        .into_iter()
+        .zip(&located.observed)
+        .map(|(target, observed)| InterfaceShaping::new(target, observed))
+        .collect();
     Ok(ShapingReport {
         outcome: Outcome::Read,
         interfaces,
@@ -201,6 +260,10 @@ pub(crate) async fn read(
 }
 
 /// Replaces the container's shaping with `wanted` on every interface, then reads back.
+///
+/// When the last read of the container's veths is remembered, the change is planned from it
+/// and runs in one process behind a guard that finds the kernel unchanged since; otherwise
+/// (or when the guard finds a change) the veths are read first, then changed and read back.
 pub(crate) async fn apply(
     docker: &Docker,
     runner: &Runner,
@@ -210,44 +273,146 @@ pub(crate) async fn apply(
 ) -> Result<ShapingReport, ShapingError> {
     // Validate before anything touches the host.
     let warnings: Vec<String> = wanted.validate()?.iter().map(ToString::to_string).collect();
-    let (_, targets, host_links) = discover(docker, runner, key).await?;
-    sweep_orphan_ifbs(runner, &host_links).await;
+    let (details, targets, last) = discover_remembered(docker, runner, key).await?;
+
+    let mut fresh = None;
+    if let Some(last) = last {
+        match apply_from_last(runner, &details, &targets, &last, wanted, options).await? {
+            Ok((commands, interfaces)) => {
+                return Ok(applied(wanted, commands, interfaces, warnings));
+            }
+            Err(now) => fresh = now,
+        }
+    }
+    let located = match fresh {
+        Some(located) => located,
+        None => locate_from(runner, details, targets).await?,
+    };
 
     // Every plan is made before any runs, so a refusal on one veth changes none.
-    let mut planned = Vec::new();
-    for target in targets {
-        let observed = observe(runner, &target, &host_links).await?;
-        let plan = plan::plan_apply(
+    let mut plans = Vec::with_capacity(located.targets.len());
+    for (target, observed) in located.targets.iter().zip(&located.observed) {
+        plans.push(plan::plan_apply(
             &target.veth,
             target.veth_ifindex,
             wanted,
-            &observed,
+            observed,
             options.replace_foreign,
-        )?;
-        planned.push((target, observed, plan));
+        )?);
     }
+    let commands: Vec<String> = plans.iter().flat_map(plan::render_commands).collect();
+    let plan_refs: Vec<&ApplyPlan> = plans.iter().collect();
+    let reads = match steps::run_plans(runner, &plan_refs, &[], false, &located.specs).await {
+        Ok(reads) => reads?,
+        Err(failure) => return Err(refused(runner, &located, failure, wanted).await),
+    };
+    let interfaces = held(&located.details, located.targets, reads)?;
+    Ok(applied(wanted, commands, interfaces, warnings))
+}
 
-    let mut commands = Vec::new();
-    for (done, (target, _, plan)) in planned.iter().enumerate() {
-        commands.extend(plan::render_commands(plan));
-        if let Err(failure) = run_plan(runner, plan, false).await {
-            let restored =
-                restore(runner, &key.host, planned.get(..=done).unwrap_or_default()).await;
-            return Err(ShapingError::Refused {
-                veth: target.veth.clone(),
-                hint: hint_for(&failure.words, wanted),
-                words: failure.words,
-                restored,
-            });
+/// The change planned from the last read, run behind the guard. `Ok(Err(now))` when it did
+/// not run: the plan needs links made or deleted, or the kernel changed since the last read
+/// (`now` is what it holds, when the guard's read could be used).
+async fn apply_from_last(
+    runner: &Runner,
+    details: &ContainerDetails,
+    targets: &[Target],
+    last: &LastRead,
+    wanted: &ShapingProfile,
+    options: &ApplyOptions,
+) -> Result<Result<(Vec<String>, Vec<InterfaceShaping>), Option<Located>>, ShapingError> {
+    if last.observed.len() != targets.len() {
+        return Ok(Err(None));
+    }
+    let specs = read_specs(targets)?;
+    let mut plans = Vec::with_capacity(targets.len());
+    for (target, observed) in targets.iter().zip(&last.observed) {
+        // A refusal is decided on what the kernel holds now, not on what it held then.
+        let Ok(plan) = plan::plan_apply(
+            &target.veth,
+            target.veth_ifindex,
+            wanted,
+            observed,
+            options.replace_foreign,
+        ) else {
+            return Ok(Err(None));
+        };
+        if !plan.link_steps.is_empty() || !plan.cleanup_links.is_empty() {
+            return Ok(Err(None));
+        }
+        plans.push(plan);
+    }
+    let commands: Vec<String> = plans.iter().flat_map(plan::render_commands).collect();
+    let plan_refs: Vec<&ApplyPlan> = plans.iter().collect();
+    match steps::run_guarded(runner, &plan_refs, &last.fingerprint, &specs).await {
+        Ok(Guarded::Applied(reads)) => {
+            let interfaces = held(details, targets.to_vec(), reads?)?;
+            Ok(Ok((commands, interfaces)))
+        }
+        Ok(Guarded::Changed(Some(Reads::Current {
+            observed,
+            fingerprint,
+            ..
+        }))) => {
+            remember_read(details, fingerprint, &observed);
+            Ok(Err(Some(Located {
+                details: details.clone(),
+                targets: targets.to_vec(),
+                specs,
+                observed,
+            })))
+        }
+        Ok(Guarded::Changed(_)) => {
+            memo::remember_read(&details.key.host, details, None);
+            Ok(Err(None))
+        }
+        Err(failure) => {
+            let before = Located {
+                details: details.clone(),
+                targets: targets.to_vec(),
+                specs,
+                observed: last.observed.clone(),
+            };
+            Err(refused(runner, &before, failure, wanted).await)
         }
     }
+}
 
-    let mut interfaces = Vec::new();
-    let mut warnings = warnings;
-    let host_links = current_host_links(runner).await?;
-    for (target, _, _) in planned {
-        let observed = observe(runner, &target, &host_links).await?;
-        let held = InterfaceShaping::new(target, &observed);
+/// The error for a change tc refused, after putting back what each veth held.
+async fn refused(
+    runner: &Runner,
+    before: &Located,
+    failure: StepFailure,
+    wanted: &ShapingProfile,
+) -> ShapingError {
+    memo::remember_read(&before.details.key.host, &before.details, None);
+    if failure.sudo_refused {
+        return failure.into_error();
+    }
+    let restored = restore::restore(runner, &before.details.key.host, before).await;
+    let veth = failure
+        .plan_index
+        .and_then(|i| before.targets.get(i))
+        .or(before.targets.first())
+        .map(|t| t.veth.clone())
+        .unwrap_or_default();
+    ShapingError::Refused {
+        veth,
+        hint: hint_for(&failure.words, wanted),
+        words: failure.words,
+        restored,
+    }
+}
+
+/// The report of an apply: what each veth holds, and a warning for each that does not hold
+/// what was asked.
+fn applied(
+    wanted: &ShapingProfile,
+    commands: Vec<String>,
+    interfaces: Vec<InterfaceShaping>,
+    mut warnings: Vec<String>,
+) -> ShapingReport {
+    for held in &interfaces {
         if !held.profile().approx_eq(wanted, &Tolerance::TC_READBACK) {
             warnings.push(format!(
                 "{} holds {}, not the {} asked for",
@@ -256,14 +421,37 @@ pub(crate) async fn apply(
                 wanted.summary()
             ));
         }
-        interfaces.push(held);
     }
-    Ok(ShapingReport {
+    ShapingReport {
         outcome: Outcome::Applied,
         interfaces,
         commands,
         warnings,
-    })
+    }
+}
+
+/// The exact commands an apply of `wanted` would run now, without running them.
+pub(crate) async fn preview(
+    docker: &Docker,
+    runner: &Runner,
+    key: &ContainerKey,
+    wanted: &ShapingProfile,
+    options: &ApplyOptions,
+) -> Result<Vec<String>, ShapingError> {
+    wanted.validate()?;
+    let located = locate(docker, runner, key).await?;
+    let mut commands = Vec::new();
+    for (target, observed) in located.targets.iter().zip(&located.observed) {
+        let plan = plan::plan_apply(
+            &target.veth,
+            target.veth_ifindex,
+            wanted,
+            observed,
+            options.replace_foreign,
+        )?;
+        commands.extend(plan::render_commands(&plan));
+    }
+    Ok(commands)
 }
 
 /// Removes all of Quayside's shaping from the container; a clean container is already clear.
@@ -272,119 +460,46 @@ pub(crate) async fn clear(
     runner: &Runner,
     key: &ContainerKey,
 ) -> Result<ShapingReport, ShapingError> {
-    let (_, targets, host_links) = discover(docker, runner, key).await?;
-    sweep_orphan_ifbs(runner, &host_links).await;
-    let mut commands = Vec::new();
-    let mut cleared = Vec::new();
-    for target in targets {
-        let observed = observe(runner, &target, &host_links).await?;
+    let located = locate(docker, runner, key).await?;
+    let mut plans = Vec::new();
+    for (target, observed) in located.targets.iter().zip(&located.observed) {
         if let ClearPlan::Steps(steps) =
-            plan::clear_plan(&target.veth, target.veth_ifindex, &observed)?
+            plan::clear_plan(&target.veth, target.veth_ifindex, observed)?
         {
-            commands.extend(plan::render_commands(&steps));
-            if let Err(failure) = run_plan(runner, &steps, true).await {
-                return Err(ShapingError::Tool {
-                    command: failure.command,
-                    words: failure.words,
-                });
-            }
+            plans.push(steps);
         }
-        cleared.push(target);
+    }
+    let commands: Vec<String> = plans.iter().flat_map(plan::render_commands).collect();
+    if plans.is_empty() {
+        let interfaces = located
+            .targets
+            .into_iter()
+            .zip(&located.observed)
+            .map(|(target, observed)| InterfaceShaping::new(target, observed))
+            .collect();
+        return Ok(ShapingReport {
+            outcome: Outcome::AlreadyClear,
+            interfaces,
+            commands,
+            warnings: Vec::new(),
+        });
     }
 
-    let host_links = current_host_links(runner).await?;
-    let mut interfaces = Vec::new();
-    for target in cleared {
-        let observed = observe(runner, &target, &host_links).await?;
-        interfaces.push(InterfaceShaping::new(target, &observed));
-    }
-    let outcome = if commands.is_empty() {
-        Outcome::AlreadyClear
-    } else {
-        Outcome::Cleared
+    let plan_refs: Vec<&ApplyPlan> = plans.iter().collect();
+    let result = steps::run_plans(runner, &plan_refs, &[], true, &located.specs).await;
+    let reads = match result {
+        Ok(reads) => reads?,
+        Err(failure) => {
+            memo::remember_read(&located.details.key.host, &located.details, None);
+            return Err(failure.into_error());
+        }
     };
     Ok(ShapingReport {
-        outcome,
-        interfaces,
+        outcome: Outcome::Cleared,
+        interfaces: held(&located.details, located.targets, reads)?,
         commands,
         warnings: Vec::new(),
     })
-}
-
-/// Puts each touched veth back as it was: clears what is there now, then applies the profile
-/// it held before. Returns a sentence saying how that went.
-async fn restore(
-    runner: &Runner,
-    host: &HostId,
-    touched: &[(Target, Observed, ApplyPlan)],
-) -> String {
-    let mut problems = Vec::new();
-    for (target, before, _) in touched {
-        if let Err(err) = restore_one(runner, target, before).await {
-            tracing::error!(host = %host, veth = %target.veth, error = %err, "could not restore shaping");
-            problems.push(format!("{}: {err}", target.veth));
-        }
-    }
-    if problems.is_empty() {
-        "nothing was changed: the previous shaping is in place".to_owned()
-    } else {
-        format!(
-            "restoring the previous shaping failed too ({})",
-            problems.join("; ")
-        )
-    }
-}
-
-async fn restore_one(
-    runner: &Runner,
-    target: &Target,
-    before: &Observed,
-) -> Result<(), ShapingError> {
-    let host_links = current_host_links(runner).await?;
-    let now = observe(runner, target, &host_links).await?;
-    if let ClearPlan::Steps(steps) = plan::clear_plan(&target.veth, target.veth_ifindex, &now)? {
-        run_plan(runner, &steps, true)
-            .await
-            .map_err(|f| ShapingError::Tool {
-                command: f.command,
-                words: f.words,
-            })?;
-    }
-    let previous = before.shaping();
-    if previous.is_unshaped() {
-        return Ok(());
-    }
-    let host_links = current_host_links(runner).await?;
-    let clean = observe(runner, target, &host_links).await?;
-    let plan = plan::plan_apply(&target.veth, target.veth_ifindex, &previous, &clean, false)?;
-    run_plan(runner, &plan, false)
-        .await
-        .map_err(|f| ShapingError::Tool {
-            command: f.command,
-            words: f.words,
-        })
-}
-
-/// Deletes Quayside's IFBs whose veth is gone (their container was removed while shaped). A
-/// failure is logged and changes nothing else: the apply or clear goes on.
-async fn sweep_orphan_ifbs(runner: &Runner, host_links: &str) {
-    for ifb in veth::orphan_ifbs(host_links) {
-        let argv = vec![
-            runner.tools().ip.clone(),
-            "link".into(),
-            "del".into(),
-            ifb.clone(),
-        ];
-        match runner.run(&argv, None).await {
-            Ok(out) if out.success() => {
-                tracing::info!(ifb = %ifb, "removed an IFB whose container is gone")
-            }
-            Ok(out) => {
-                tracing::warn!(ifb = %ifb, words = %tool_words(&out), "could not remove an orphan IFB")
-            }
-            Err(err) => tracing::warn!(ifb = %ifb, error = %err, "could not remove an orphan IFB"),
-        }
-    }
 }
 
 /// The fix for a refusal whose cause is known.

@@ -55,6 +55,7 @@ impl fmt::Display for Direction {
 
 /// The shaping of one direction. All zero means "leave this direction alone".
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct DirectionProfile {
     /// Rate limit in kbit/s (1 kbit = 1000 bit); 0 means unlimited.
     pub(crate) rate_kbit: u64,
@@ -186,6 +187,7 @@ impl DirectionProfile {
 
 /// The shaping of one container: one profile per direction.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub(crate) struct ShapingProfile {
     /// Into the container.
     pub(crate) download: DirectionProfile,

@@ -93,9 +93,9 @@ pub(crate) struct Observed {
     pub(crate) ifb_present: bool,
     /// A non-default root on our IFB that is not our tree (it is replaced without asking).
     pub(crate) ifb_other_root: Option<ForeignQdisc>,
-    /// Counters of the download tree.
+    /// Counters of the download tree, when tc printed them (`tc -s`).
     pub(crate) download_stats: Option<QdiscStats>,
-    /// Counters of the upload tree.
+    /// Counters of the upload tree, when tc printed them (`tc -s`).
     pub(crate) upload_stats: Option<QdiscStats>,
     /// Things that look wrong but do not stop reading (a tree without its class, ...).
     pub(crate) notes: Vec<String>,
@@ -129,6 +129,12 @@ pub(crate) enum ReadbackError {
         dev: String,
         source: serde_json::Error,
     },
+    #[error("tc's batch output has no {what} list for {dev} where one was due; found \"{found}\"")]
+    BatchOutput {
+        dev: String,
+        what: &'static str,
+        found: String,
+    },
     #[error("tc's class list for {dev} has no rate for class {classid}: \"{line}\"")]
     ClassLine {
         dev: String,
@@ -148,14 +154,15 @@ struct QdiscEntry {
     parent: Option<String>,
     #[serde(default)]
     options: Value,
+    /// Counters, printed only with `tc -s`.
     #[serde(default)]
-    bytes: u64,
+    bytes: Option<u64>,
     #[serde(default)]
-    packets: u64,
+    packets: Option<u64>,
     #[serde(default)]
-    drops: u64,
+    drops: Option<u64>,
     #[serde(default)]
-    overlimits: u64,
+    overlimits: Option<u64>,
 }
 
 /// What one device's root holds.
@@ -212,6 +219,35 @@ pub(crate) fn read_observed(snapshot: &TcSnapshot<'_>) -> Result<Observed, Readb
     Ok(observed)
 }
 
+/// The devices of `tc -j qdisc show` (all devices) whose root has our handle or that have an
+/// ingress qdisc (which may be our redirect: reading its filter tells).
+pub(crate) fn devices_with_our_handles(
+    all_qdiscs_json: &str,
+) -> Result<Vec<String>, ReadbackError> {
+    #[derive(Deserialize)]
+    struct Entry {
+        kind: String,
+        handle: String,
+        #[serde(default)]
+        dev: String,
+        #[serde(default)]
+        root: bool,
+    }
+    let entries: Vec<Entry> =
+        serde_json::from_str(all_qdiscs_json).map_err(|source| ReadbackError::QdiscJson {
+            dev: "every device".to_owned(),
+            source,
+        })?;
+    let mut devices: Vec<String> = Vec::new();
+    for entry in entries {
+        let ours = (entry.root && entry.handle == ROOT_HANDLE) || entry.kind == "ingress";
+        if ours && !devices.contains(&entry.dev) {
+            devices.push(entry.dev);
+        }
+    }
+    Ok(devices)
+}
+
 /// Reads one device's qdiscs and classes.
 fn read_device(
     dev: &str,
@@ -237,12 +273,13 @@ fn read_device(
         return Ok(tree);
     };
 
-    let mut stats = QdiscStats {
-        bytes: root.bytes,
-        packets: root.packets,
-        drops: root.drops,
-        overlimits: root.overlimits,
-    };
+    // Counters only where tc printed them (`tc -s`); a read without them has no stats.
+    let mut stats = root.bytes.map(|bytes| QdiscStats {
+        bytes,
+        packets: root.packets.unwrap_or_default(),
+        drops: root.drops.unwrap_or_default(),
+        overlimits: root.overlimits.unwrap_or_default(),
+    });
     match (root.handle.as_str(), root.kind.as_str()) {
         (ROOT_HANDLE, "htb") => {
             let mut profile = DirectionProfile {
@@ -263,8 +300,10 @@ fn read_device(
                     ));
                 }
                 read_netem(dev, &netem.options, &mut profile, notes);
-                stats.drops += netem.drops;
-                stats.overlimits += netem.overlimits;
+                if let Some(stats) = &mut stats {
+                    stats.drops += netem.drops.unwrap_or_default();
+                    stats.overlimits += netem.overlimits.unwrap_or_default();
+                }
             }
             tree.ours = Some(profile);
         }
@@ -282,7 +321,7 @@ fn read_device(
             return Ok(tree);
         }
     }
-    tree.stats = Some(stats);
+    tree.stats = stats;
     Ok(tree)
 }
 

@@ -81,6 +81,27 @@ fn parse(text: &str, place: &'static str) -> Result<Vec<Link>, VethError> {
     })
 }
 
+/// One interface of the host, as `ip -d -j link show` lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostLink {
+    pub(crate) ifindex: u32,
+    pub(crate) name: String,
+    /// `veth`, `ifb`, `bridge`, …; `device` for a plain NIC.
+    pub(crate) kind: String,
+}
+
+/// Every interface of the host.
+pub(crate) fn host_links(host_json: &str) -> Result<Vec<HostLink>, VethError> {
+    Ok(parse(host_json, "from the host")?
+        .into_iter()
+        .map(|l| HostLink {
+            ifindex: l.ifindex,
+            kind: l.kind().to_owned(),
+            name: l.ifname,
+        })
+        .collect())
+}
+
 /// Pairs every container interface but loopback with its host veth, in the container's order.
 pub(crate) fn match_interfaces(
     container_json: &str,
@@ -130,11 +151,6 @@ pub(crate) fn match_interfaces(
         });
     }
     Ok(links)
-}
-
-/// True when the host lists an interface named `name`.
-pub(crate) fn link_exists(host_json: &str, name: &str) -> bool {
-    parse(host_json, "from the host").is_ok_and(|links| links.iter().any(|l| l.ifname == name))
 }
 
 #[cfg(test)]
@@ -268,60 +284,36 @@ mod tests {
     }
 
     #[test]
+    fn host_links_carry_index_name_and_kind() {
+        let host = format!(
+            "[{},{}]",
+            host_link(7, "veth1", "veth"),
+            r#"{"ifindex":2,"ifname":"eth0","link_type":"ether"}"#
+        );
+        let links = host_links(&host).unwrap_or_default();
+        assert_eq!(
+            links,
+            [
+                HostLink {
+                    ifindex: 7,
+                    name: "veth1".into(),
+                    kind: "veth".into()
+                },
+                HostLink {
+                    ifindex: 2,
+                    name: "eth0".into(),
+                    kind: "device".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
     fn bad_json_is_an_error_naming_where_it_came_from() {
         let err = match_interfaces("not json", "[]")
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
         assert!(err.contains("from the container"), "{err}");
-    }
-
-    #[test]
-    fn link_exists_finds_a_name_exactly() {
-        let host = format!("[{}]", host_link(40, "qs-ifb40", "ifb"));
-        assert!(link_exists(&host, "qs-ifb40"));
-        assert!(!link_exists(&host, "qs-ifb4"));
-    }
-}
-
-/// Quayside's IFB devices (`qs-ifb<ifindex>`) whose veth is gone: the container they shaped
-/// was removed or restarted, and nothing else will delete them.
-pub(crate) fn orphan_ifbs(host_json: &str) -> Vec<String> {
-    let Ok(links) = parse(host_json, "from the host") else {
-        return Vec::new();
-    };
-    links
-        .iter()
-        .filter_map(|l| {
-            let veth_index: u32 = l
-                .ifname
-                .strip_prefix(super::plan::IFB_PREFIX)?
-                .parse()
-                .ok()?;
-            let alive = links
-                .iter()
-                .any(|v| v.ifindex == veth_index && v.kind() == "veth");
-            (!alive).then(|| l.ifname.clone())
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod orphan_tests {
-    use super::*;
-
-    #[test]
-    fn an_ifb_whose_veth_is_gone_is_an_orphan_and_one_whose_veth_lives_is_not() {
-        let host = r#"[
-            {"ifindex":7,"ifname":"veth1","linkinfo":{"info_kind":"veth"}},
-            {"ifindex":8,"ifname":"qs-ifb7","linkinfo":{"info_kind":"ifb"}},
-            {"ifindex":9,"ifname":"qs-ifb61","linkinfo":{"info_kind":"ifb"}},
-            {"ifindex":61,"ifname":"eth9","linkinfo":{"info_kind":"bridge"}},
-            {"ifindex":10,"ifname":"qs-ifbx","linkinfo":{"info_kind":"ifb"}}
-        ]"#;
-        // qs-ifb61 names ifindex 61, which is not a veth any more: an orphan. qs-ifbx is not
-        // a name Quayside makes, so it is left alone.
-        assert_eq!(orphan_ifbs(host), vec!["qs-ifb61".to_owned()]);
-        assert_eq!(orphan_ifbs("not json"), Vec::<String>::new());
     }
 }

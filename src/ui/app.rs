@@ -11,16 +11,21 @@ use std::time::Instant;
 use eframe::egui;
 use tokio::sync::mpsc;
 
+use super::host_shaping::{self, HostShaping};
 use super::hosts_editor::{self, HostsEditor};
-use super::network_tab::NetworkForms;
+use super::network_tab;
+use super::shaping_form::NetworkForms;
 use super::store::ContainerStore;
 use super::toasts::Toasts;
+use super::{bulk::BulkReport, run_dialog, run_dialog::RunDialog, tools, tools::ToolViews};
 use super::{details, host_key, host_tree, table};
-use crate::backend::{Backend, Command, Event};
+use crate::backend::{Backend, Command, Event, SendError};
 use crate::docker::Lifecycle;
 use crate::hosts::profile::Profile;
 use crate::model::{ContainerDetails, ContainerKey, HostId, HostState};
+use crate::shaping::memory::ShapingMemory;
 use crate::shaping::ops::Outcome;
+use crate::shaping::presets::Preset;
 
 /// The most events taken in per frame, so that a burst cannot stall one frame.
 const MAX_EVENTS_PER_FRAME: usize = 10_000;
@@ -46,6 +51,10 @@ pub(crate) struct HostKeyQuestion {
 pub(crate) enum DetailTab {
     Details,
     Network,
+    Exec,
+    Top,
+    Stats,
+    Logs,
 }
 
 /// Everything the window shows and remembers between frames.
@@ -75,7 +84,19 @@ pub struct App {
     repaint: egui::Context,
     /// Running containers the user asked to remove, waiting for confirmation.
     pub(crate) confirm_remove: Option<Vec<ContainerKey>>,
+    /// Where shaping is remembered, handed to the backend again on reload.
+    memory: Option<ShapingMemory>,
+    /// Each host's preflight and the shaping trees found on it.
+    pub(crate) host_shaping: HostShaping,
+    /// A profile save running off the UI thread: where, and its outcome when done.
+    preset_save: Option<std::sync::mpsc::Receiver<Result<PathBuf, String>>>,
     started: Option<Instant>,
+    /// The Exec, Top, Stats and Logs tabs' state, and the live views asked of the hosts.
+    pub(crate) tools: ToolViews,
+    /// The Run… dialog.
+    pub(crate) run_dialog: RunDialog,
+    /// The last action on several containers, one result per container.
+    pub(crate) bulk: BulkReport,
 }
 
 impl App {
@@ -88,19 +109,46 @@ impl App {
         profile: Profile,
         path: Option<PathBuf>,
     ) -> Self {
+        Self::open_with_memory(
+            runtime,
+            ctx,
+            profile,
+            path,
+            ShapingMemory::default_location(),
+        )
+    }
+
+    /// Like [`App::open`], with the remembered shaping kept in `memory` (`None`: nowhere).
+    pub(crate) fn open_with_memory(
+        runtime: &tokio::runtime::Handle,
+        ctx: &egui::Context,
+        profile: Profile,
+        path: Option<PathBuf>,
+        memory: Option<ShapingMemory>,
+    ) -> Self {
         super::fonts::install(ctx);
-        let (backend, events) = Backend::start(runtime, &profile.hosts, waker(ctx));
-        Self::new(backend, events, ctx.clone(), profile, path)
+        let (backend, events) =
+            Backend::start(runtime, &profile.hosts, memory.as_ref(), waker(ctx));
+        let mut app = Self::new(backend, events, ctx.clone(), profile, path);
+        app.memory = memory;
+        app
     }
 
     /// Stops the current hosts' actors and connects to those of `profile` instead.
     pub(crate) fn reload(&mut self, profile: Profile, path: Option<PathBuf>) {
         self.backend.stop_in_background();
         let runtime = self.backend.runtime().clone();
-        let (backend, events) = Backend::start(&runtime, &profile.hosts, waker(&self.repaint));
+        let memory = self.memory.clone();
+        let (backend, events) = Backend::start(
+            &runtime,
+            &profile.hosts,
+            memory.as_ref(),
+            waker(&self.repaint),
+        );
         let editor = std::mem::take(&mut self.hosts_editor);
         let toasts = std::mem::take(&mut self.toasts);
         *self = Self::new(backend, events, self.repaint.clone(), profile, path);
+        self.memory = memory;
         self.hosts_editor = editor;
         self.toasts = toasts;
     }
@@ -145,7 +193,13 @@ impl App {
             host_key_questions: Vec::new(),
             passphrase_questions: Vec::new(),
             passphrase_text: String::new(),
+            memory: None,
+            host_shaping: HostShaping::default(),
+            preset_save: None,
             started: None,
+            tools: ToolViews::default(),
+            run_dialog: RunDialog::default(),
+            bulk: BulkReport::default(),
         }
     }
 
@@ -160,6 +214,12 @@ impl App {
             tracing::warn!(error = %err, "command refused");
             self.toasts.error(err.to_string());
         }
+    }
+
+    /// Sends a command quietly; `false` only when the host's queue is full, so that the
+    /// caller tries again later (an unknown or stopped host has nothing to retry).
+    pub(crate) fn backend_accepts(&self, command: Command) -> bool {
+        !matches!(self.backend.send(command), Err(SendError::Busy(_)))
     }
 
     /// Selects exactly `key` and asks for its details.
@@ -193,6 +253,13 @@ impl App {
                 return;
             }
         }
+        if keys.len() > 1 {
+            let named = keys
+                .iter()
+                .map(|k| (k.clone(), self.display_name(k)))
+                .collect();
+            self.bulk.start(action, named);
+        }
         for key in keys {
             self.send(Command::ChangeLifecycle { key, action });
         }
@@ -225,6 +292,10 @@ impl App {
                     HostState::Online { .. } => view.told_offline = None,
                     _ => {}
                 }
+                if !matches!(state, HostState::Online { .. }) {
+                    // Sampling stopped with the connection; the tab asks again once online.
+                    self.network.host_reset(&host);
+                }
                 view.state = state;
             }
             Event::ContainersListed { host, containers } => {
@@ -232,6 +303,9 @@ impl App {
             }
             Event::ContainerUpdated { container } => {
                 let key = container.key();
+                if !container.state.is_running() {
+                    self.network.container_down(&key);
+                }
                 self.store.upsert(container);
                 if self.selection.contains(&key) {
                     self.send(Command::InspectContainer { key });
@@ -243,6 +317,7 @@ impl App {
                     id: id.clone(),
                 };
                 self.store.remove(&host, &id);
+                self.network.container_down(&key);
                 self.selection.remove(&key);
                 self.details.remove(&key);
             }
@@ -254,6 +329,7 @@ impl App {
                 action,
                 outcome,
             } => {
+                self.bulk.finished(&key, action, &outcome);
                 let name = self.display_name(&key);
                 match outcome {
                     Ok(()) => self.toasts.info(format!("{name} {}", action.done_word())),
@@ -261,6 +337,10 @@ impl App {
                 }
             }
             Event::ShapingReported { key, report } => {
+                if let Some(row) = self.store.get(&key) {
+                    let name = row.name.clone();
+                    self.host_shaping.reported(&key.host, &name, &report);
+                }
                 if report.outcome != Outcome::Read {
                     let name = self.display_name(&key);
                     self.toasts.info(format!("{name}: {}", report.headline()));
@@ -272,6 +352,93 @@ impl App {
                     .error(format!("{}: {error}", self.display_name(&key)));
                 self.network.failed(&key, error);
             }
+            Event::ShapingReapplied { key, report } => {
+                let name = self.display_name(&key);
+                let held = report
+                    .profile()
+                    .map(|p| p.summary())
+                    .unwrap_or_else(|| "no shaping".to_owned());
+                self.toasts.info(format!(
+                    "{name} started again: its remembered shaping was re-applied ({held})"
+                ));
+                self.network.reported(&key, report);
+            }
+            Event::ShapingRemembered { key, remembered } => {
+                self.network.remembered(&key, remembered);
+            }
+            Event::TimedShapingEnded { key, outcome } => {
+                let name = self.display_name(&key);
+                match outcome {
+                    Ok(report) => {
+                        self.toasts
+                            .info(format!("{name}: the timed shaping ended and was cleared"));
+                        self.network.reported(&key, report);
+                    }
+                    Err(error) => {
+                        let error = format!("the timed shaping ended but clearing failed: {error}");
+                        self.toasts.error(format!("{name}: {error}"));
+                        self.network.failed(&key, error);
+                    }
+                }
+            }
+            Event::ShapingPreviewed { key, outcome } => self.network.previewed(&key, outcome),
+            Event::HostChecked { host, preflight } => {
+                self.host_shaping.preflight.insert(host, preflight);
+            }
+            Event::ShapingFound {
+                host,
+                trees,
+                expired,
+            } => {
+                if !trees.is_empty() {
+                    let labels: Vec<String> = trees.iter().map(|t| t.label()).collect();
+                    self.toasts.info(format!(
+                        "Host {host}: shaping of Quayside's found on {}",
+                        labels.join(", ")
+                    ));
+                }
+                for tree in &trees {
+                    if let (Some(owner), Some(profile)) = (&tree.owner, &tree.profile)
+                        && let Some(key) = self
+                            .store
+                            .containers_of(&host)
+                            .find(|row| row.name == owner.name)
+                            .map(|row| row.key())
+                    {
+                        self.network.set_held(&key, profile.clone());
+                    }
+                }
+                self.host_shaping
+                    .found
+                    .insert(host, host_shaping::Found { trees, expired });
+            }
+            Event::HostShapingCleared { host, outcome } => match outcome {
+                Ok(report) => {
+                    self.host_shaping.found.remove(&host);
+                    for cleared in report.trees.iter().filter(|t| t.cleared) {
+                        if let Some(owner) = &cleared.tree.owner
+                            && let Some(key) = self
+                                .store
+                                .containers_of(&host)
+                                .find(|row| row.name == owner.name)
+                                .map(|row| row.key())
+                        {
+                            self.network.container_down(&key);
+                        }
+                    }
+                    let text = report.lines().join("; ");
+                    if report.all_cleared() {
+                        self.toasts.info(text);
+                    } else {
+                        self.toasts.error(text);
+                    }
+                }
+                Err(error) => self
+                    .toasts
+                    .error(format!("Host {host}: clear all failed: {error}")),
+            },
+            Event::TrafficSampled { key, sample } => self.network.sampled(&key, sample),
+            Event::TrafficFailed { key, error } => self.network.traffic_failed(&key, error),
             Event::HostKeyUnknown {
                 host,
                 key_type,
@@ -291,6 +458,7 @@ impl App {
                 self.passphrase_questions.push((host, key));
             }
             Event::Failed { host, error } => self.toasts.error(format!("Host {host}: {error}")),
+            Event::Tool(event) => tools::take_event(self, event),
         }
     }
 
@@ -308,19 +476,28 @@ impl App {
 
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::left("hosts")
-            .default_size(220.0)
+            .default_size(260.0)
             .show(ui, |ui| host_tree::hosts_ui(self, ui));
         egui::Panel::right("properties")
-            .default_size(400.0)
+            .min_size(420.0)
+            .default_size(600.0)
             .resizable(true)
             .show(ui, |ui| details::properties_ui(self, ui));
         egui::CentralPanel::default().show(ui, |ui| table::containers_ui(self, ui));
 
         details::confirm_remove_ui(self, ui.ctx());
+        host_shaping::confirm_clear_all_ui(self, ui.ctx());
         host_key::question_ui(self, ui.ctx());
         host_key::passphrase_ui(self, ui.ctx());
         hosts_editor::hosts_window_ui(self, ui.ctx());
+        run_dialog::run_dialog_ui(self, ui.ctx());
         self.toasts.ui(ui.ctx());
+        for command in self.network.end_frame() {
+            self.send(command);
+        }
+        self.poll_preset_save();
+        // After every panel said which live views it shows: tell the hosts what changed.
+        tools::sync_streams_ui(self);
 
         if let Some(started) = self.started.take() {
             eprintln!(
@@ -342,6 +519,13 @@ impl App {
                 self.hosts_editor
                     .show_for(&self.profile, self.profile_path.as_ref());
             }
+            if ui
+                .button("Run…")
+                .on_hover_text("Create and start a container on a host")
+                .clicked()
+            {
+                run_dialog::open(self);
+            }
             ui.separator();
             let mut filter = self.store.filter().to_owned();
             let label = ui.label("Filter");
@@ -354,6 +538,84 @@ impl App {
             }
             ui.label(format!("{} containers", self.store.len()));
         });
+    }
+
+    /// Why impairments are disabled on `host`, when its kernel has no netem.
+    pub(crate) fn netem_off_reason(&self, host: &HostId) -> Option<String> {
+        self.host_shaping.netem_missing(host)
+    }
+
+    /// The presets to choose from: built-in, then the profile's own.
+    pub(crate) fn presets(&self) -> Vec<Preset> {
+        network_tab::all_presets(&self.profile.presets)
+    }
+
+    /// Adds `preset` to the profile (replacing one of the same name) and saves the profile file
+    /// off the UI thread; the outcome arrives as a message.
+    pub(crate) fn save_preset(&mut self, preset: Preset) {
+        if let Err(err) = preset.profile.validate() {
+            self.toasts
+                .error(format!("Preset {} not saved: {err}", preset.name));
+            return;
+        }
+        if crate::shaping::presets::built_in()
+            .iter()
+            .any(|p| p.name.eq_ignore_ascii_case(&preset.name))
+        {
+            self.toasts.error(format!(
+                "{} is a built-in preset: choose another name",
+                preset.name
+            ));
+            return;
+        }
+        let Some(path) = self
+            .profile_path
+            .clone()
+            .or_else(crate::hosts::default_profile_path)
+        else {
+            self.toasts
+                .error("No folder for the profile file: open or save one with Hosts…");
+            return;
+        };
+        let mut profile = self.profile.clone();
+        profile
+            .presets
+            .retain(|p| !p.name.eq_ignore_ascii_case(&preset.name));
+        profile.presets.push(preset);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ctx = self.repaint.clone();
+        let to_save = profile.clone();
+        self.backend.runtime().spawn_blocking(move || {
+            let outcome = to_save
+                .save(&path)
+                .map(|()| path)
+                .map_err(|e| e.to_string());
+            // The window may be gone; then nobody waits for the answer.
+            tx.send(outcome).ok();
+            ctx.request_repaint();
+        });
+        self.profile = profile;
+        self.preset_save = Some(rx);
+    }
+
+    fn poll_preset_save(&mut self) {
+        let Some(rx) = &self.preset_save else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Ok(path)) => {
+                self.toasts
+                    .info(format!("Preset saved in {}", path.display()));
+                self.profile_path = Some(path);
+                self.preset_save = None;
+            }
+            Ok(Err(error)) => {
+                self.toasts.error(format!("Preset not saved: {error}"));
+                self.preset_save = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => self.preset_save = None,
+        }
     }
 
     /// Stops the backend's actors, waiting a few seconds at most.

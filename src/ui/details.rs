@@ -4,6 +4,7 @@
 use eframe::egui;
 
 use super::app::{App, DetailTab};
+use super::{exec_tab, logs_tab, stats_tab, top_tab};
 use super::{format, network_tab};
 use crate::backend::Command;
 use crate::docker::Lifecycle;
@@ -19,13 +20,22 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
     ui.separator();
 
     let Some(key) = app.single_selection().cloned() else {
-        ui.label(format!("{} containers selected", app.selection.len()));
+        many_ui(app, ui);
         return;
     };
     ui.horizontal(|ui| {
         ui.selectable_value(&mut app.tab, DetailTab::Details, "Details");
         ui.selectable_value(&mut app.tab, DetailTab::Network, "Network");
+        ui.selectable_value(&mut app.tab, DetailTab::Exec, "Exec");
+        ui.selectable_value(&mut app.tab, DetailTab::Top, "Top");
+        ui.selectable_value(&mut app.tab, DetailTab::Stats, "Stats");
+        ui.selectable_value(&mut app.tab, DetailTab::Logs, "Logs");
     });
+    if app.tab == DetailTab::Logs {
+        // The log view scrolls by itself, one row per line.
+        logs_tab::logs_ui(app, &key, ui);
+        return;
+    }
     ui.separator();
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
@@ -40,6 +50,36 @@ pub(crate) fn properties_ui(app: &mut App, ui: &mut egui::Ui) {
                 }
             },
             DetailTab::Network => network_tab::network_ui(app, &key, ui),
+            DetailTab::Exec => exec_tab::exec_ui(app, &key, ui),
+            DetailTab::Top => top_tab::top_ui(app, &key, ui),
+            DetailTab::Stats => stats_tab::stats_ui(app, &key, ui),
+            DetailTab::Logs => logs_tab::logs_ui(app, &key, ui),
+        });
+}
+
+/// Several containers selected: the last bulk action's results, and their stats side by side
+/// when the Stats tab is chosen.
+fn many_ui(app: &mut App, ui: &mut egui::Ui) {
+    ui.label(format!("{} containers selected", app.selection.len()));
+    app.bulk.report_ui(ui);
+    ui.separator();
+    if !matches!(app.tab, DetailTab::Stats | DetailTab::Network) {
+        app.tab = DetailTab::Network;
+    }
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut app.tab, DetailTab::Network, "Network");
+        ui.selectable_value(&mut app.tab, DetailTab::Stats, "Stats");
+    });
+    ui.separator();
+    let keys: Vec<_> = app.selection.iter().cloned().collect();
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            if app.tab == DetailTab::Stats {
+                stats_tab::stats_many_ui(app, &keys, ui);
+            } else {
+                network_tab::network_group_ui(app, &keys, ui);
+            }
         });
 }
 
@@ -179,6 +219,13 @@ pub(crate) fn confirm_remove_ui(app: &mut App, ctx: &egui::Context) {
     match decision {
         Some(true) => {
             app.confirm_remove = None;
+            if keys.len() > 1 {
+                let named = keys
+                    .iter()
+                    .map(|k| (k.clone(), app.display_name(k)))
+                    .collect();
+                app.bulk.start(Lifecycle::Remove { force: true }, named);
+            }
             for key in keys {
                 app.send(Command::ChangeLifecycle {
                     key,

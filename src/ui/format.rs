@@ -50,6 +50,17 @@ pub(crate) fn rate(rate_kbit: f64) -> String {
     }
 }
 
+/// A measured throughput in kbit/s: like [`rate`], but 0 is `0 kbit/s`, not "unlimited".
+pub(crate) fn throughput(kbit_per_s: f64) -> String {
+    if kbit_per_s <= 0.0 {
+        "0 kbit/s".to_owned()
+    } else if kbit_per_s < 10.0 {
+        format!("{kbit_per_s:.1} kbit/s")
+    } else {
+        rate(kbit_per_s.round())
+    }
+}
+
 /// A delay in ms as `none` or `100 ms`.
 pub(crate) fn delay(delay_ms: f64) -> String {
     if delay_ms <= 0.0 {

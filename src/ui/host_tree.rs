@@ -5,7 +5,14 @@ use std::time::SystemTime;
 use eframe::egui;
 
 use super::app::App;
-use crate::model::{ContainerKey, HostState, RunState};
+use super::host_shaping;
+use crate::model::{ContainerKey, HostId, HostState, RunState};
+
+/// A host's name and state, copied out of the app for one frame's drawing.
+struct HostRef<'a> {
+    id: &'a HostId,
+    state: &'a HostState,
+}
 
 /// Colours of the state badges.
 const ONLINE: egui::Color32 = egui::Color32::from_rgb(80, 180, 100);
@@ -52,11 +59,20 @@ pub(crate) fn hosts_ui(app: &mut App, ui: &mut egui::Ui) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            for host in &app.hosts {
+            let hosts: Vec<(HostId, HostState)> = app
+                .hosts
+                .iter()
+                .map(|h| (h.id.clone(), h.state.clone()))
+                .collect();
+            for (id, state) in hosts {
+                let host = HostRef {
+                    id: &id,
+                    state: &state,
+                };
                 let online = host.state.is_online();
                 let mut names: Vec<(String, ContainerKey, RunState)> = app
                     .store
-                    .containers_of(&host.id)
+                    .containers_of(host.id)
                     .map(|row| (row.name.clone(), row.key(), row.state))
                     .collect();
                 names.sort();
@@ -66,14 +82,15 @@ pub(crate) fn hosts_ui(app: &mut App, ui: &mut egui::Ui) {
                     .default_open(true)
                     .show(ui, |ui| {
                         ui.horizontal_top(|ui| {
-                            ui.colored_label(badge_colour(&host.state), "●");
+                            ui.colored_label(badge_colour(host.state), "●");
                             ui.add(
                                 egui::Label::new(
-                                    egui::RichText::new(badge_text(&host.state)).small(),
+                                    egui::RichText::new(badge_text(host.state)).small(),
                                 )
                                 .wrap(),
                             );
                         });
+                        host_shaping::host_shaping_ui(app, host.id, online, ui);
                         for (name, key, state) in names {
                             let mut text = egui::RichText::new(format!("{name}  {state}"));
                             if !online || !state.is_running() {

@@ -60,6 +60,7 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
                 .column(TableColumn::initial(100.0).at_least(60.0))
                 .column(TableColumn::initial(170.0).at_least(60.0).clip(true))
                 .column(TableColumn::initial(70.0).at_least(50.0))
+                .column(TableColumn::initial(170.0).at_least(60.0).clip(true))
                 .column(TableColumn::initial(130.0).at_least(60.0).clip(true))
                 .column(TableColumn::initial(170.0).at_least(40.0).clip(true))
                 .column(TableColumn::remainder().at_least(120.0))
@@ -81,6 +82,14 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
                                 sort_click = Some(column);
                             }
                         });
+                        if column == Column::State {
+                            header.col(|ui| {
+                                ui.strong("Shaping").on_hover_text(
+                                    "What the kernel holds for the container, as last read or \
+                                     applied",
+                                );
+                            });
+                        }
                     }
                 })
                 .body(|body| {
@@ -114,6 +123,13 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
                             ui.label(text(c.state.as_str()));
                         });
                         row.col(|ui| {
+                            if let Some(held) = app.network.held(&key)
+                                && !held.is_unshaped()
+                            {
+                                ui.label(text(&held.summary()));
+                            }
+                        });
+                        row.col(|ui| {
                             ui.label(text(&status_age::render(
                                 &c.status,
                                 c.status_since_unix_secs,
@@ -126,6 +142,7 @@ pub(crate) fn containers_ui(app: &mut App, ui: &mut egui::Ui) {
                         row.col(|ui| {
                             ui.label(text(&format::utc_minutes(c.created_unix_secs)));
                         });
+
                         let response = row.response();
                         if name_clicked || response.clicked() {
                             let modifiers = response.ctx.input(|i| i.modifiers);
