@@ -505,14 +505,27 @@ fn k9_reorder_with_a_delay_becomes_one_netem_and_jitter_above_delay_warns() {
 
 #[test]
 fn k10_netem_missing_delay_fails_with_the_kernels_words_and_leaves_the_veth_as_before() {
-    // Input: this machine (no sch_netem): a rate, then a download delay; then an upload delay
-    // on a clean container. Right: non-zero exit with tc's words and the modprobe hint, the
-    // rate still in place, no IFB left behind by the failed upload.
+    // Input: this machine (no sch_netem): its preflight; a rate, then a download delay; then
+    // an upload delay on a clean container. Right: preflight says netem is missing with the
+    // fix; each delay fails (non-zero exit) with tc's words and the modprobe hint, the rate
+    // still in place, no IFB left behind by the failed upload.
     let _lock = serial();
     assert!(
         !kernel_has_netem(),
         "this case needs a kernel without netem: the lab machine's"
     );
+    let preflight: serde_json::Value = serde_json::from_str(&quayside_ok(&[
+        "net",
+        "preflight",
+        "--host",
+        "local",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(preflight["netem"]["state"], "missing", "{preflight}");
+    let fix = preflight["netem"]["fix"].as_str().unwrap_or_default();
+    assert!(fix.contains("modprobe sch_netem"), "the fix: {preflight}");
+
     let c = TestContainer::sleeper("k10-netem");
     let (_, peer, veth) = c.host_veths()[0].clone();
     ok(&net(&c.id(), &["--policy", "rate", "--value", "1500"]));
