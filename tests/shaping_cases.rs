@@ -18,8 +18,8 @@ use common::guest::{self, GuestContainer, guest};
 use common::hosts::{ProfileFile, lab_host_entry};
 use common::wire::{Direction, measure_local};
 use common::{
-    TestContainer, TestNetwork, docker, kernel_has_netem, quayside, quayside_ok, receiver, run_ok,
-    send_and_measure_kbit, stderr, stdout, tc_snapshot,
+    TestContainer, TestNetwork, docker, kernel_has_netem, quayside, quayside_ok, run_ok, stderr,
+    stdout, tc_snapshot,
 };
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -393,7 +393,7 @@ fn k8_bits_and_bytes_rates_reach_tc_in_bit_units_and_read_back_the_same() {
     // `rate 8Mbit`, no command says kbps or mbps, the read-back gives 600, 5000 and 8000
     // kbit/s, and 600 kbit/s is what the wire carries (not 8 times that).
     let _lock = serial();
-    let (c, port) = receiver("k8-units");
+    let c = TestContainer::sleeper("k8-units");
     let veth = c.host_veths()[0].2.clone();
     for (args, tc_word, kbit) in [
         (
@@ -423,11 +423,16 @@ fn k8_bits_and_bytes_rates_reach_tc_in_bit_units_and_read_back_the_same() {
         let classes = run_ok("tc", &["class", "show", "dev", &veth]);
         assert!(classes.contains(tc_word), "{args:?}: {classes}");
         if kbit == 600 {
-            let goodput = send_and_measure_kbit(port, 300_000);
-            eprintln!("k8: 600 kbit/s carries {goodput:.0} kbit/s");
+            let t = measure_local(c.pid(), Direction::Download, 300_000);
+            eprintln!(
+                "k8: 600 kbit/s carries {:.0} kbit/s ({:.3})",
+                t.goodput_kbit,
+                t.ratio(600.0)
+            );
             assert!(
-                (0.85 * 600.0..=1.1 * 600.0).contains(&goodput),
-                "600 kbit/s, not 600 kB/s: {goodput:.0} kbit/s"
+                (0.9..=1.0).contains(&t.ratio(600.0)),
+                "600 kbit/s, not 600 kB/s: {:.0} kbit/s",
+                t.goodput_kbit
             );
         }
     }
@@ -505,14 +510,27 @@ fn k9_reorder_with_a_delay_becomes_one_netem_and_jitter_above_delay_warns() {
 
 #[test]
 fn k10_netem_missing_delay_fails_with_the_kernels_words_and_leaves_the_veth_as_before() {
-    // Input: this machine (no sch_netem): a rate, then a download delay; then an upload delay
-    // on a clean container. Right: non-zero exit with tc's words and the modprobe hint, the
-    // rate still in place, no IFB left behind by the failed upload.
+    // Input: this machine (no sch_netem): its preflight; a rate, then a download delay; then
+    // an upload delay on a clean container. Right: preflight says netem is missing with the
+    // fix; each delay fails (non-zero exit) with tc's words and the modprobe hint, the rate
+    // still in place, no IFB left behind by the failed upload.
     let _lock = serial();
     assert!(
         !kernel_has_netem(),
         "this case needs a kernel without netem: the lab machine's"
     );
+    let preflight: serde_json::Value = serde_json::from_str(&quayside_ok(&[
+        "net",
+        "preflight",
+        "--host",
+        "local",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(preflight["netem"]["state"], "missing", "{preflight}");
+    let fix = preflight["netem"]["fix"].as_str().unwrap_or_default();
+    assert!(fix.contains("modprobe sch_netem"), "the fix: {preflight}");
+
     let c = TestContainer::sleeper("k10-netem");
     let (_, peer, veth) = c.host_veths()[0].clone();
     ok(&net(&c.id(), &["--policy", "rate", "--value", "1500"]));

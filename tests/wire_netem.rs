@@ -379,8 +379,8 @@ fn a_corrupt_of_20_percent_shows_in_the_receivers_checksum_counters() {
 #[test]
 fn a_reorder_of_25_percent_with_10_ms_delay_puts_replies_out_of_order() {
     // 100 pings sent at once (ping's preload: the emulated guest cannot keep a 2 ms interval),
-    // most held 10 ms and a quarter sent on at once: those overtake the ones held before them.
-    // Expected about 25 late replies; without reorder (delay alone) none.
+    // a quarter sent on at once and the rest held 10 ms: the held ones then arrive after a
+    // reply to a later request (about 75 late replies, seen 67-75). With the delay alone, none.
     let _lock = serial();
     let s = Subject::new("netem-reorder");
     let held = s.shape(&["--down-delay", "10ms"]);

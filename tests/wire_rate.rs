@@ -152,51 +152,6 @@ fn a_limit_on_one_direction_leaves_the_other_fast() {
 }
 
 #[test]
-fn upload_is_charged_per_frame_like_download() {
-    // What HTB counts per full-size segment, read from its class counters after a bulk
-    // transfer in each direction: the IFB (upload) and the veth (download) must both charge
-    // the whole 1514-byte frame. An upload charged 1500 would run ~1 % over its rate; one
-    // charged 1528 (the Ethernet header added twice) ~1 % under.
-    let _lock = serial();
-    let c = TestContainer::sleeper("rate-frames");
-    let (_, peer, veth) = c.host_veths()[0].clone();
-    let ifb = format!("qs-ifb{peer}");
-    net_ok(
-        None,
-        &c.id(),
-        &["--policy", "rate", "--value", "50000 50000"],
-    );
-    // ` Sent 3137156 bytes 2078 pkt (dropped ...` of the one class (this tc prints no JSON
-    // for classes).
-    let sent = |dev: &str| -> (f64, f64) {
-        let stats = run_ok("tc", &["-s", "class", "show", "dev", dev]);
-        let words: Vec<&str> = stats
-            .split("Sent ")
-            .nth(1)
-            .expect("class counters")
-            .split_whitespace()
-            .collect();
-        (words[0].parse().unwrap(), words[2].parse().unwrap())
-    };
-    let mut per_frame = Vec::new();
-    for (direction, dev) in [(Direction::Download, &veth), (Direction::Upload, &ifb)] {
-        let (bytes0, packets0) = sent(dev);
-        measure_local(c.pid(), direction, 3_000_000);
-        let (bytes1, packets1) = sent(dev);
-        let average = (bytes1 - bytes0) / (packets1 - packets0);
-        eprintln!("{direction:?} on {dev}: {average:.1} bytes charged per packet");
-        per_frame.push(average);
-    }
-    for average in &per_frame {
-        assert!(
-            (1505.0..=1515.0).contains(average),
-            "a full segment is charged as its 1514-byte frame: {per_frame:?}"
-        );
-    }
-    net_ok(None, &c.id(), &["--policy", "clear"]);
-}
-
-#[test]
 #[ignore = "HTB passes GSO packets whole: a 1 Mbit/s upload arrives in lumps of up to 64 KiB"]
 fn gso_lumps_a_shaped_1_mbit_upload_arrives_a_few_frames_at_a_time() {
     // Input: upload 1 Mbit/s, 500 kB out of the container. Right: at most a few frames in any
