@@ -77,6 +77,15 @@ fn open_network_tab(h: &mut Harness<'static, App>, c: &TestContainer) {
     );
 }
 
+/// What `program` prints, or nothing when it fails (a device not there yet).
+fn run_quiet(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .unwrap_or_default()
+}
+
 fn class_rates(veth_or_ifb: &str) -> String {
     run_ok("tc", &["class", "show", "dev", veth_or_ifb])
 }
@@ -373,10 +382,10 @@ fn one_form_applies_to_every_selected_container() {
         "the Shaping column shows both"
     );
     let ifb = format!("qs-ifb{}", b.host_veths()[0].1);
+    let upload_kept = || run_quiet("tc", &["class", "show", "dev", &ifb]).contains("rate 700Kbit");
     assert!(
-        class_rates(&ifb).contains("rate 700Kbit"),
-        "what the form did not set is kept: {}",
-        class_rates(&ifb)
+        common::wait_until(Duration::from_secs(15), upload_kept),
+        "what the form did not set is kept on {ifb}"
     );
 }
 
