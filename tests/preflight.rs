@@ -30,6 +30,7 @@ fn probe_devices() -> Vec<String> {
 
 #[test]
 fn local_preflight_has_tc_privileges_and_ifb_names_netems_absence_and_leaves_no_probe() {
+    let before = probe_devices();
     let answer = preflight_json(&[], "local");
     assert_eq!(answer["tc"]["state"], "available", "{answer}");
     assert_eq!(answer["privileges"]["state"], "available", "{answer}");
@@ -50,11 +51,17 @@ fn local_preflight_has_tc_privileges_and_ifb_names_netems_absence_and_leaves_no_
         );
     }
     // Other preflights (other tests, other windows) make probes of their own for a few
-    // milliseconds; none may stay.
-    assert!(
-        wait_until(Duration::from_secs(2), || probe_devices().is_empty()),
-        "left behind: {:?}",
+    // milliseconds; none of this one's may stay (a probe that was there before is not ours).
+    let new_probes = || -> Vec<String> {
         probe_devices()
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect()
+    };
+    assert!(
+        wait_until(Duration::from_secs(2), || new_probes().is_empty()),
+        "left behind: {:?}",
+        new_probes()
     );
 }
 
