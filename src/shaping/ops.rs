@@ -115,20 +115,7 @@ async fn find_veths(
             mode: details.network_mode.clone(),
         });
     }
-    let targets: Vec<Target> = links
-        .into_iter()
-        .map(|link| Target {
-            network: details
-                .networks
-                .iter()
-                .find(|n| n.mac_address.eq_ignore_ascii_case(&link.mac))
-                .map(|n| n.network.clone())
-                .unwrap_or_else(|| "unknown network".to_owned()),
-            container_if: link.container_if,
-            veth: link.host_veth,
-            veth_ifindex: link.peer_ifindex,
-        })
-        .collect();
+    let targets = Target::of_links(details, links);
     memo::remember(&details.key.host, details, &targets);
     Ok(targets)
 }

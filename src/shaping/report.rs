@@ -6,6 +6,8 @@ use serde::Serialize;
 
 use super::profile::{DirectionProfile, ShapingProfile};
 use super::readback::Observed;
+use super::veth::VethLink;
+use crate::model::ContainerDetails;
 
 /// One container interface and the host veth that carries its traffic.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -15,6 +17,27 @@ pub(crate) struct Target {
     pub(crate) container_if: String,
     pub(crate) veth: String,
     pub(crate) veth_ifindex: u32,
+}
+
+impl Target {
+    /// The targets of a container's matched links, each named by the Docker network whose MAC
+    /// address it carries.
+    pub(crate) fn of_links(details: &ContainerDetails, links: Vec<VethLink>) -> Vec<Target> {
+        links
+            .into_iter()
+            .map(|link| Target {
+                network: details
+                    .networks
+                    .iter()
+                    .find(|n| n.mac_address.eq_ignore_ascii_case(&link.mac))
+                    .map(|n| n.network.clone())
+                    .unwrap_or_else(|| "unknown network".to_owned()),
+                container_if: link.container_if,
+                veth: link.host_veth,
+                veth_ifindex: link.peer_ifindex,
+            })
+            .collect()
+    }
 }
 
 /// What one veth holds, in a form for people and for `--json`.

@@ -278,20 +278,7 @@ async fn survey_once(
         let Ok(matched) = veth::match_interfaces(inside, &surveyed.host_links) else {
             continue;
         };
-        let targets: Vec<Target> = matched
-            .into_iter()
-            .map(|link| Target {
-                network: details
-                    .networks
-                    .iter()
-                    .find(|n| n.mac_address.eq_ignore_ascii_case(&link.mac))
-                    .map(|n| n.network.clone())
-                    .unwrap_or_else(|| "unknown network".to_owned()),
-                container_if: link.container_if,
-                veth: link.host_veth,
-                veth_ifindex: link.peer_ifindex,
-            })
-            .collect();
+        let targets = Target::of_links(details, matched);
         memo::remember(host, details, &targets);
         owned.push((*i, targets));
     }
